@@ -1,0 +1,140 @@
+"""Symbolic comparison, run ONLY inside the grading worker process (see ``_worker``).
+
+LaTeX is parsed by Math-Verify's LaTeX route (latex2sympy2_extended: a grammar, no eval);
+its plain-expression route (sympy ``parse_expr`` = eval) is never used. Each step runs
+under a ``SIGALRM`` budget, which is valid here because the worker's main thread runs it.
+"""
+
+from __future__ import annotations
+
+import signal
+from typing import Any
+
+_CFG: Any = None
+
+
+class _Alarm(Exception):
+    pass
+
+
+def _on_alarm(signum: int, frame: Any) -> None:
+    raise _Alarm()
+
+
+def _budget(seconds: float) -> None:
+    signal.signal(signal.SIGALRM, _on_alarm)
+    signal.setitimer(signal.ITIMER_REAL, max(seconds, 0.001))
+
+
+def _clear() -> None:
+    signal.setitimer(signal.ITIMER_REAL, 0)
+
+
+def parse(s: str) -> list | None:
+    """Parse a cleaned LaTeX answer with Math-Verify's LaTeX extractor (no eval)."""
+    global _CFG
+    from math_verify import LatexExtractionConfig
+    from math_verify import parse as mv_parse
+
+    if _CFG is None:
+        _CFG = [LatexExtractionConfig(boxed_match_priority=0)]
+    out = mv_parse("$" + s + "$", _CFG, parsing_timeout=None)  # type: ignore[arg-type]
+    return out or None
+
+
+def _exact_numbers(a: Any, b: Any) -> bool | None:
+    """Decide exact (Float-free, symbol-free) numbers at 60 digits; None if not applicable."""
+    import sympy
+
+    if not (isinstance(a, sympy.Expr) and isinstance(b, sympy.Expr)):
+        return None
+    if a.free_symbols or b.free_symbols or a.atoms(sympy.Float) or b.atoms(sympy.Float):
+        return None
+    va, vb = sympy.N(a, 60), sympy.N(b, 60)
+    if not (va.is_number and vb.is_number):
+        return None
+    scale = max(abs(va), abs(vb))
+    diff = abs(sympy.N(a - b, 60))
+    if not (diff.is_number and scale.is_number):
+        return None
+    if scale == 0:
+        return True
+    return bool(diff <= scale * sympy.Float(1e-40, 60))
+
+
+def _first(parsed: list) -> Any:
+    return parsed[0] if parsed else None
+
+
+def equal_parsed(pa: list, pb: list) -> bool:
+    """Symmetric equality of two parsed answers."""
+    from math_verify import verify
+
+    exact = _exact_numbers(_first(pa), _first(pb))
+    if exact is not None:
+        return exact
+    return bool(
+        verify(pa, pb, timeout_seconds=None)  # type: ignore[arg-type]
+        and verify(pb, pa, timeout_seconds=None)  # type: ignore[arg-type]
+    )
+
+
+def equiv(a: str, b: str, budget: float) -> bool:
+    """Parse and compare two cleaned answers within ``budget`` seconds (False on timeout)."""
+    try:
+        _budget(budget)
+        pa, pb = parse(a), parse(b)
+        if pa is None or pb is None:
+            return False
+        return equal_parsed(pa, pb)
+    except _Alarm:
+        return False
+    except Exception:
+        return False
+    finally:
+        _clear()
+
+
+def cluster_pairs(items: list[str], budget: float) -> list[list[int]]:
+    """Union-find merge of ``items``; each parse / comparison gets ``budget`` seconds.
+
+    Returns the components (lists of indices). Pairs already in one component are not
+    compared again, so the cost is one parse per item plus at most one comparison per
+    pair of components.
+    """
+    parsed: list[list | None] = []
+    for s in items:
+        try:
+            _budget(budget)
+            parsed.append(parse(s))
+        except BaseException:
+            parsed.append(None)
+        finally:
+            _clear()
+    parent = list(range(len(items)))
+
+    def find(i: int) -> int:
+        while parent[i] != i:
+            parent[i] = parent[parent[i]]
+            i = parent[i]
+        return i
+
+    for i in range(len(items)):
+        if parsed[i] is None:
+            continue
+        for j in range(i):
+            if parsed[j] is None or find(i) == find(j):
+                continue
+            try:
+                _budget(budget)
+                same = equal_parsed(parsed[j], parsed[i])  # type: ignore[arg-type]
+            except BaseException:
+                same = False
+            finally:
+                _clear()
+            if same:
+                parent[find(i)] = find(j)
+    comps: dict[int, list[int]] = {}
+    for i in range(len(items)):
+        comps.setdefault(find(i), []).append(i)
+    return list(comps.values())

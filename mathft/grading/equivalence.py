@@ -1,0 +1,118 @@
+"""Answer equivalence g(a, b) (SPEC §5): normalization -> exact string -> numeric -> symbolic.
+
+The fast paths (normalized string equality, plain numbers, multiple-choice letters, text
+answers) run in-process; only what they cannot decide goes to the symbolic worker
+(``_worker``), which has a hard wall-clock bound. Results are cached on the normalized pair.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+from collections import OrderedDict
+from fractions import Fraction
+
+from mathft.grading import _worker
+from mathft.grading.normalize import MAX_LEN, clean_latex, normalize_answer, parse_number
+
+__all__ = ["is_equiv", "numbers_close", "DEFAULT_TIMEOUT", "Canon", "canon"]
+
+DEFAULT_TIMEOUT = 5.0
+REL_TOL = 1e-6  # numeric tolerance for decimals; exact Fractions compare exactly first
+
+_TEXT_RE = re.compile(r"[a-z][a-z ,'-]*[a-z]")  # normalized word answers ("monday", "no")
+_CHOICE_RE = re.compile(r"[A-E]")
+_CACHE: OrderedDict[tuple[str, str], bool] = OrderedDict()
+_CACHE_MAX = 200_000
+_LOCK = threading.Lock()
+
+
+class Canon:
+    """Canonical forms of one answer: LaTeX-clean form, string key, exact value, kind."""
+
+    __slots__ = ("clean", "key", "value", "kind")
+
+    def __init__(self, s: str) -> None:
+        self.clean = clean_latex(s)
+        self.key = normalize_answer(s)
+        self.value: Fraction | None = parse_number(self.key)
+        if len(self.clean) > MAX_LEN:
+            self.kind = "long"
+        elif self.value is not None:
+            self.kind = "number"
+        elif _CHOICE_RE.fullmatch(self.key):
+            self.kind = "choice"
+        elif _TEXT_RE.fullmatch(self.key) and "\\" not in self.clean and len(self.key) > 1:
+            self.kind = "text"
+        else:
+            self.kind = "expr"
+
+
+def canon(s: str) -> Canon:
+    return Canon(s)
+
+
+def numbers_close(x: Fraction, y: Fraction) -> bool:
+    """Exact equality, else relative tolerance ``REL_TOL`` (for rounded decimals)."""
+    if x == y:
+        return True
+    scale = max(abs(x), abs(y), Fraction(1))
+    return abs(x - y) <= scale * Fraction(REL_TOL)
+
+
+def fast_decision(ca: Canon, cb: Canon) -> bool | None:
+    """Decide in-process when the canonical forms suffice; None means 'ask the worker'."""
+    if ca.key == cb.key:
+        return True
+    if ca.value is not None and cb.value is not None:
+        return numbers_close(ca.value, cb.value)
+    kinds = {ca.kind, cb.kind}
+    if kinds & {"long", "choice", "text"}:
+        return False  # these compare by normalized string only
+    return None
+
+
+def _cache_get(key: tuple[str, str]) -> bool | None:
+    with _LOCK:
+        v = _CACHE.get(key)
+        if v is not None:
+            _CACHE.move_to_end(key)
+        return v
+
+
+def _cache_put(key: tuple[str, str], v: bool) -> None:
+    with _LOCK:
+        _CACHE[key] = v
+        if len(_CACHE) > _CACHE_MAX:
+            _CACHE.popitem(last=False)
+
+
+def symbolic_equiv(x: str, y: str, timeout: float) -> bool:
+    """Worker-side symbolic comparison of two cleaned answers (cached, symmetric)."""
+    key = (x, y) if x <= y else (y, x)
+    hit = _cache_get(key)
+    if hit is not None:
+        return hit
+    sentinel = object()
+    budget = max(timeout - 0.25, 0.8 * timeout)  # in-worker alarm; the pipe wait is the hard cap
+    res = _worker.call({"op": "equiv", "a": key[0], "b": key[1], "budget": budget}, timeout,
+                       sentinel)
+    if res is sentinel:
+        return False  # timeout / crash: "not equal", and not cached (may be load-related)
+    out = bool(res)
+    _cache_put(key, out)
+    return out
+
+
+def is_equiv(a: str | None, b: str | None, *, timeout: float = DEFAULT_TIMEOUT) -> bool:
+    """Symmetric answer equivalence with a wall-clock bound; never raises; None != anything."""
+    if a is None or b is None:
+        return False
+    try:
+        ca, cb = Canon(str(a)), Canon(str(b))
+        fast = fast_decision(ca, cb)
+        if fast is not None:
+            return fast
+        return symbolic_equiv(ca.clean, cb.clean, timeout)
+    except Exception:
+        return False

@@ -1,0 +1,81 @@
+"""Final-answer extraction from model outputs and dataset solutions (SPEC §5).
+
+Routes, in order: the last ``\\boxed{...}`` / ``\\fbox{...}`` (nested braces, also the
+brace-less ``\\boxed 5`` form), the PRM800K ``# Answer`` line, the GSM8K ``#### N`` line.
+No answer found => ``None``; never raises.
+"""
+
+from __future__ import annotations
+
+import re
+
+__all__ = ["extract_answer", "last_boxed"]
+
+_BOX_RE = re.compile(r"\\(?:boxed|fbox)(?![A-Za-z])")
+_PRM_RE = re.compile(r"^#[ \t]*Answer[ \t]*:?[ \t]*\n(?:[ \t]*\n)*[ \t]*(\S[^\n]*)", re.M)
+_PRM_INLINE_RE = re.compile(r"^#[ \t]*Answer[ \t]*:?[ \t]*(\S[^\n]*)$", re.M)
+_GSM_RE = re.compile(r"####[ \t]*([^\n]*\S)")
+
+
+def _match_braces(text: str, start: int) -> int | None:
+    """Index just past the ``}`` closing the ``{`` at ``start``; None if unbalanced."""
+    depth = 0
+    i = start
+    n = len(text)
+    while i < n:
+        c = text[i]
+        if c == "\\":  # skip escaped chars such as \{ \}
+            i += 2
+            continue
+        if c == "{":
+            depth += 1
+        elif c == "}":
+            depth -= 1
+            if depth == 0:
+                return i + 1
+        i += 1
+    return None
+
+
+def last_boxed(text: str) -> str | None:
+    """Content of the last well-formed ``\\boxed``/``\\fbox`` in ``text`` (None if none)."""
+    for m in reversed(list(_BOX_RE.finditer(text))):
+        j = m.end()
+        while j < len(text) and text[j] in " \t":
+            j += 1
+        if j < len(text) and text[j] == "{":
+            end = _match_braces(text, j)
+            if end is None:
+                continue  # unbalanced: try an earlier box
+            content = text[j + 1 : end - 1].strip()
+        elif j > m.end():  # "\boxed 5": the token up to whitespace / $ / end
+            tok = re.match(r"[^\s$]+", text[j:])
+            if tok is None:
+                continue
+            content = tok.group(0).rstrip(".,;")
+        else:
+            continue
+        if content:
+            return content
+    return None
+
+
+def extract_answer(text: str | None) -> str | None:
+    """Extract the final answer of a solution; None when no answer marker is present."""
+    if not isinstance(text, str) or not text:
+        return None
+    try:
+        boxed = last_boxed(text)
+        if boxed is not None:
+            return boxed
+        found = [m for m in _PRM_RE.finditer(text)] + [m for m in _PRM_INLINE_RE.finditer(text)]
+        if found:
+            ans = max(found, key=lambda m: m.start()).group(1).strip()
+            return ans or None
+        gsm = list(_GSM_RE.finditer(text))
+        if gsm:
+            ans = gsm[-1].group(1).strip()
+            return ans or None
+    except Exception:  # pragma: no cover - defensive: extraction must never raise
+        return None
+    return None
