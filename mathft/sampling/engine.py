@@ -1,0 +1,187 @@
+"""Decoding interface shared by the HF and vLLM engines (SPEC §2 decoding).
+
+Greedy decoding gives Pass@1; sampling (temperature 0.9, top-p 0.95 in the paper) gives
+the N candidates per problem that majority voting and re-ranking consume (SPEC §6).
+
+Every sample is a :class:`Request` with its own seed, derived from
+``(params.seed, problem_id, sample_idx)`` by :func:`sample_seed`, so a sample does not
+depend on which other samples share its batch: a resumed run regenerates exactly the
+samples a killed run lost (up to floating-point differences between batch shapes).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from abc import ABC, abstractmethod
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass, fields
+from typing import Any
+
+from mathft.grading.extract import _match_braces as match_braces
+
+FINISH_REASONS = ("stop", "eos", "length")
+"""``stop``: the answer closed (or a stop string appeared); ``eos``: end-of-sequence token;
+``length``: ``max_new_tokens`` reached."""
+
+
+@dataclass(frozen=True)
+class SamplingParams:
+    """Decoding parameters (config group ``sampling``).
+
+    ``greedy`` ignores temperature/top-p and needs ``n == 1``. ``stop_on_answer`` ends a
+    sequence as soon as its final answer is closed (a balanced ``\\boxed{...}`` or a complete
+    ``# Answer`` line). ``stop`` holds extra stop strings. ``batch_size`` counts sequences
+    (prompt x sample rows) per forward pass.
+    """
+
+    n: int = 1
+    temperature: float = 0.9
+    top_p: float = 0.95
+    max_new_tokens: int = 512
+    seed: int = 0
+    greedy: bool = False
+    stop_on_answer: bool = True
+    batch_size: int = 8
+    stop: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        if self.n < 1:
+            raise ValueError(f"sampling.n must be >= 1, got {self.n}")
+        if self.greedy and self.n != 1:
+            raise ValueError("sampling.greedy gives identical samples: set n=1 (or greedy=false)")
+        if not self.greedy and self.temperature <= 0:
+            raise ValueError(
+                f"sampling.temperature must be > 0 unless greedy, got {self.temperature}"
+            )
+        if not 0 < self.top_p <= 1:
+            raise ValueError(f"sampling.top_p must be in (0, 1], got {self.top_p}")
+        if self.max_new_tokens < 1 or self.batch_size < 1:
+            raise ValueError("sampling.max_new_tokens and sampling.batch_size must be >= 1")
+        object.__setattr__(self, "stop", tuple(self.stop))
+
+    def to_dict(self) -> dict[str, Any]:
+        """All fields, JSON-ready (stored with each candidate)."""
+        d = asdict(self)
+        d["stop"] = list(self.stop)
+        return d
+
+    def identity(self) -> dict[str, Any]:
+        """Fields that change the samples (everything but ``batch_size``), for config hashes."""
+        d = self.to_dict()
+        d.pop("batch_size")
+        return d
+
+    @classmethod
+    def from_mapping(
+        cls, cfg: Mapping[str, Any], ignore: Sequence[str] = ("engine",)
+    ) -> SamplingParams:
+        """Build from a config mapping (e.g. ``cfg.sampling``); unknown keys are an error."""
+        known = {f.name for f in fields(cls)}
+        unknown = set(cfg) - known - set(ignore)
+        if unknown:
+            raise ValueError(
+                f"unknown sampling config keys {sorted(unknown)}; known: {sorted(known)}"
+            )
+        kw = {k: cfg[k] for k in cfg if k in known}
+        if "stop" in kw:
+            kw["stop"] = tuple(kw["stop"] or ())
+        return cls(**kw)
+
+
+@dataclass(frozen=True)
+class Generation:
+    """One decoded continuation (prompt stripped, special tokens removed)."""
+
+    text: str
+    n_tokens: int
+    finish_reason: str
+
+
+@dataclass(frozen=True)
+class Request:
+    """One (prompt, sample) row to decode, with its own sampling seed."""
+
+    prompt: str
+    seed: int = 0
+
+
+def sample_seed(seed: int, problem_id: str, sample_idx: int) -> int:
+    """Seed of one sample, stable across runs, processes and batch compositions."""
+    digest = hashlib.sha256(f"{seed}\x00{problem_id}\x00{sample_idx}".encode()).digest()
+    return int.from_bytes(digest[:8], "big") >> 1  # fits a signed 64-bit int
+
+
+_BOXED = re.compile(r"\\(?:boxed|fbox)[ \t]*(?=\{)")
+_ANSWER_LINE = re.compile(r"^#[ \t]*Answer[ \t]*:?[ \t]*\n(?:[ \t]*\n)*[ \t]*\S[^\n]*\n", re.M)
+
+
+def answer_end(text: str) -> int | None:
+    """Index just after the first closed final answer in ``text``, or None.
+
+    Closed means a non-empty ``\\boxed{...}``/``\\fbox{...}`` whose braces balance (nested
+    braces allowed, ``\\{`` escapes skipped, the grader's own matcher), or a PRM800K
+    ``# Answer`` line followed by a non-blank answer line ended by its newline.
+    """
+    ends = []
+    for m in _BOXED.finditer(text):
+        end = match_braces(text, m.end())
+        if end is not None and text[m.end() + 1 : end - 1].strip():
+            ends.append(end)
+            break
+    m = _ANSWER_LINE.search(text)
+    if m:
+        ends.append(m.end())
+    return min(ends) if ends else None
+
+
+def truncate_at_stop(text: str, params: SamplingParams) -> tuple[str, bool]:
+    """Cut ``text`` after its closed answer / before the first stop string; True if cut."""
+    cut = None
+    if params.stop_on_answer:
+        cut = answer_end(text)
+    for s in params.stop:
+        i = text.find(s)
+        if i >= 0 and (cut is None or i < cut):
+            cut = i
+    if cut is None:
+        return text, False
+    return text[:cut], True
+
+
+class SamplingEngine(ABC):
+    """Turns prompts into generations; concrete engines: ``hf`` and ``vllm``."""
+
+    @abstractmethod
+    def generate_requests(
+        self, requests: Sequence[Request], params: SamplingParams
+    ) -> list[Generation]:
+        """Decode one sample per request, in request order."""
+
+    def generate(self, prompts: list[str], params: SamplingParams) -> list[list[Generation]]:
+        """``params.n`` generations per prompt (seeds keyed by prompt index)."""
+        reqs = [
+            Request(p, sample_seed(params.seed, str(i), j))
+            for i, p in enumerate(prompts)
+            for j in range(params.n)
+        ]
+        flat = self.generate_requests(reqs, params)
+        return [flat[i * params.n : (i + 1) * params.n] for i in range(len(prompts))]
+
+
+def make_engine(kind: str, model: Any, tokenizer: Any = None, **kwargs: Any) -> SamplingEngine:
+    """Build an engine: ``hf`` (any transformers causal LM), ``vllm`` (GPU; ``model`` is a
+    path or hub id), or ``auto`` (vLLM when importable with a CUDA device, else HF)."""
+    if kind == "auto":
+        from mathft.sampling.vllm_engine import vllm_available
+
+        kind = "vllm" if vllm_available() and isinstance(model, str) else "hf"
+    if kind == "hf":
+        from mathft.sampling.hf import HFEngine
+
+        return HFEngine(model, tokenizer, **kwargs)
+    if kind == "vllm":
+        from mathft.sampling.vllm_engine import VLLMEngine
+
+        return VLLMEngine(model, tokenizer, **kwargs)
+    raise ValueError(f"unknown sampling engine {kind!r}; choose 'hf', 'vllm' or 'auto'")

