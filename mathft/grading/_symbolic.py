@@ -53,6 +53,8 @@ def _exact_numbers(a: Any, b: Any) -> bool | None:
     va, vb = sympy.N(a, 60), sympy.N(b, 60)
     if not (va.is_number and vb.is_number):
         return None
+    if not (va.is_finite and vb.is_finite):  # oo, -oo, zoo, nan: structural equality only
+        return bool(va == vb) if va.is_finite is vb.is_finite else False
     scale = max(abs(va), abs(vb))
     diff = abs(sympy.N(a - b, 60))
     if not (diff.is_number and scale.is_number):

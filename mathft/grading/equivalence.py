@@ -21,6 +21,7 @@ DEFAULT_TIMEOUT = 5.0
 REL_TOL = 1e-6  # numeric tolerance for decimals; exact Fractions compare exactly first
 
 _TEXT_RE = re.compile(r"[a-z][a-z ,'-]*[a-z]")  # normalized word answers ("monday", "no")
+_WORD_RE = re.compile(r"[a-z]{3,}")
 _CHOICE_RE = re.compile(r"[A-E]")
 _CACHE: OrderedDict[tuple[str, str], bool] = OrderedDict()
 _CACHE_MAX = 200_000
@@ -42,7 +43,7 @@ class Canon:
             self.kind = "number"
         elif _CHOICE_RE.fullmatch(self.key):
             self.kind = "choice"
-        elif _TEXT_RE.fullmatch(self.key) and "\\" not in self.clean and len(self.key) > 1:
+        elif _TEXT_RE.fullmatch(self.key) and _WORD_RE.search(self.key) and "\\" not in self.clean:
             self.kind = "text"
         else:
             self.kind = "expr"
@@ -95,8 +96,9 @@ def symbolic_equiv(x: str, y: str, timeout: float) -> bool:
         return hit
     sentinel = object()
     budget = max(timeout - 0.25, 0.8 * timeout)  # in-worker alarm; the pipe wait is the hard cap
-    res = _worker.call({"op": "equiv", "a": key[0], "b": key[1], "budget": budget}, timeout,
-                       sentinel)
+    res = _worker.call(
+        {"op": "equiv", "a": key[0], "b": key[1], "budget": budget}, timeout, sentinel
+    )
     if res is sentinel:
         return False  # timeout / crash: "not equal", and not cached (may be load-related)
     out = bool(res)

@@ -27,10 +27,10 @@ _TEXT_UNIT_RE = re.compile(
     r"\\(?:text|mbox|mathrm|textnormal|textrm)\s*\{\s*(?:" + _UNIT_WORDS + r")"
     r"(?:\s*(?:\^\{?\d\}?|\d))?(?:\s+(?:" + _UNIT_WORDS + r"))*\s*\}(?:\s*\^\{?\d\}?)?\s*$"
 )
-_BARE_UNIT_RE = re.compile(
-    r"(?<=[\d}])\s*(?:" + _UNIT_WORDS + r")(?:\s*\^\{?\d\}?|\d)?\s*$"
+_BARE_UNIT_RE = re.compile(r"(?<=[\d}])\s+(?:" + _UNIT_WORDS + r")(?:\s*\^\{?\d\}?|\d)?\s*$")
+_TEXT_CMD_RE = re.compile(
+    r"\\(?:text|textbf|textit|mbox|mathrm|textnormal|textrm|mathbf|boxed)\s*\{"
 )
-_TEXT_CMD_RE = re.compile(r"\\(?:text|textbf|textit|mbox|mathrm|textnormal|textrm|mathbf|boxed)\s*\{")
 _PREFIX_RE = re.compile(
     r"^(?:[a-zA-Z]|\\[a-zA-Z]+|[a-zA-Z]_\{?\w+\}?|[a-zA-Z]\([a-z]\)|\\?text\{[a-z ]+\})\s*"
     r"(?:=|\\in)(?![=<>])\s*"
@@ -95,6 +95,7 @@ def clean_latex(s: str) -> str:
     if _THOUSANDS_RE.match(s.replace(" ", "")):
         s = s.replace(",", "").replace(" ", "")
     s = re.sub(r"^\(?([A-E])\)$", r"\1", s)  # (A) -> A
+    s = re.sub(r"^(\d+)_\{?\d+\}?$", r"\1", s)  # 52_8 -> 52 (the base is notation)
     return s
 
 
