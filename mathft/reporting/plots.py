@@ -19,7 +19,8 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
 from mathft.rerank.candidates import ProblemCandidates
-from mathft.rerank.metrics import evaluate_strategy
+from mathft.rerank.metrics import evaluate_many
+from mathft.rerank.strategies import make_strategy
 
 
 def figure1_rows(
@@ -36,14 +37,14 @@ def figure1_rows(
     One row per K for ``strategy`` (series = its paper label without K, e.g. ``RR.Top-K``),
     plus one reference row each for ``Maj1`` and ``RR.All`` (``k = None``).
     """
-    kw = {"n_sub": n_sub, "n_subsets": n_subsets, "seed": seed}
-    rows: list[dict[str, Any]] = []
-    for k in sorted(set(ks)):
-        res = evaluate_strategy(problems, strategy, k=k, **kw)
-        rows.append(_row(res.to_row(n_boot=n_boot, seed=seed), series="topk", k=k))
-    for name, series in (("maj1", "Maj1"), ("rr_all", "RR.All")):
-        res = evaluate_strategy(problems, name, **kw)
-        rows.append(_row(res.to_row(n_boot=n_boot, seed=seed), series=series, k=None))
+    ks = sorted(set(ks))
+    specs = [make_strategy(strategy, k=k) for k in ks] + [make_strategy("maj1"), make_strategy("rr_all")]
+    results = evaluate_many(problems, specs, n_sub=n_sub, n_subsets=n_subsets, seed=seed)
+    keys: list[tuple[str, int | None]] = [("topk", k) for k in ks] + [("Maj1", None), ("RR.All", None)]
+    rows = [
+        _row(res.to_row(n_boot=n_boot, seed=seed), series=series, k=k)
+        for (series, k), res in zip(keys, results)
+    ]
     label = {"rr_topk": "RR.Top-K", "wrr_topk": "W.RR.Top-K", "majk": "MajK"}.get(strategy, strategy)
     for r in rows:
         if r["series"] == "topk":

@@ -17,6 +17,7 @@ from mathft.rerank.candidates import (
 )
 from mathft.rerank.metrics import (
     MetricResult,
+    evaluate_many,
     evaluate_strategy,
     maj1_at_n,
     majk_at_n,
@@ -57,6 +58,7 @@ __all__ = [
     "canonical_cluster_ids",
     "choose_value",
     "cost_ratio",
+    "evaluate_many",
     "evaluate_strategy",
     "greedy_correct",
     "is_correct",

@@ -22,7 +22,7 @@ from typing import Any
 
 import numpy as np
 
-from mathft.rerank.bootstrap import CI, bootstrap_ci
+from mathft.rerank.bootstrap import CI, PairedCI, bootstrap_ci, paired_bootstrap
 from mathft.rerank.candidates import ProblemCandidates
 from mathft.rerank.strategies import Strategy, cost_ratio, is_correct, make_strategy
 
@@ -40,7 +40,7 @@ def pass_at_k(n: int, c: int, k: int) -> float:
     return float(1.0 - np.prod(1.0 - k / np.arange(n - c + 1, n + 1, dtype=np.float64)))
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class MetricResult:
     """Per-problem values of one metric over a problem set.
 
@@ -68,6 +68,16 @@ class MetricResult:
     def ci(self, n_boot: int = 1000, alpha: float = 0.05, seed: int = 0) -> CI:
         """Percentile bootstrap CI of the accuracy over problems."""
         return bootstrap_ci(self.correct, n_boot=n_boot, alpha=alpha, seed=seed)
+
+    def compare(
+        self, other: MetricResult, n_boot: int = 1000, alpha: float = 0.05, seed: int = 0
+    ) -> PairedCI:
+        """Paired bootstrap of ``self - other`` on the same problems (same order required)."""
+        if self.problem_ids != other.problem_ids:
+            raise ValueError(
+                f"cannot pair {self.name!r} and {other.name!r}: different problem sets/order"
+            )
+        return paired_bootstrap(self.correct, other.correct, n_boot=n_boot, alpha=alpha, seed=seed)
 
     def to_row(self, n_boot: int = 1000, seed: int = 0) -> dict[str, Any]:
         """A flat dict (for tables / W&B): name, accuracy with its 95% CI, cost ratio, n."""
@@ -118,24 +128,44 @@ def evaluate_strategy(
     (see :func:`subset_indices`).
     """
     strat = make_strategy(strategy, **params)
-    correct = np.zeros(len(problems), dtype=np.float64)
-    cost = np.zeros(len(problems), dtype=np.float64)
+    return evaluate_many(problems, [strat], n_sub=n_sub, n_subsets=n_subsets, seed=seed)[0]
+
+
+def _views(
+    pc: ProblemCandidates, n_sub: int | None, n_subsets: int, seed: int
+) -> list[ProblemCandidates]:
+    if n_sub is None or n_sub == pc.n:
+        return [pc]
+    return [pc.subset(s) for s in subset_indices(pc.problem_id, pc.n, n_sub, n_subsets, seed)]
+
+
+def evaluate_many(
+    problems: Sequence[ProblemCandidates],
+    strategies: Sequence[Strategy | str | dict[str, Any]],
+    n_sub: int | None = None,
+    n_subsets: int = 100,
+    seed: int = 0,
+) -> list[MetricResult]:
+    """:func:`evaluate_strategy` for several strategies on the same subsets (built once)."""
+    strats = [make_strategy(s) for s in strategies]
+    correct = np.zeros((len(strats), len(problems)), dtype=np.float64)
+    cost = np.zeros((len(strats), len(problems)), dtype=np.float64)
     for p, pc in enumerate(problems):
-        if n_sub is None or n_sub == pc.n:
-            views = [pc]
-        else:
-            views = [pc.subset(s) for s in subset_indices(pc.problem_id, pc.n, n_sub, n_subsets, seed)]
-        sels = [(v, strat(v)) for v in views]
-        correct[p] = float(np.mean([is_correct(v, s) for v, s in sels])) if sels else 0.0
-        cost[p] = float(np.mean([cost_ratio(v, s) for v, s in sels])) if sels else 0.0
-    label = strat.label if n_sub is None else f"{strat.label}@{n_sub}"
-    return MetricResult(
-        name=label,
-        problem_ids=tuple(pc.problem_id for pc in problems),
-        correct=correct,
-        cost=cost,
-        params={"strategy": strat.name, **strat.params, "n_sub": n_sub},
-    )
+        views = _views(pc, n_sub, n_subsets, seed)
+        for j, strat in enumerate(strats):
+            sels = [(v, strat(v)) for v in views]
+            correct[j, p] = float(np.mean([is_correct(v, s) for v, s in sels]))
+            cost[j, p] = float(np.mean([cost_ratio(v, s) for v, s in sels]))
+    return [
+        MetricResult(
+            name=strat.label if n_sub is None else f"{strat.label}@{n_sub}",
+            problem_ids=tuple(pc.problem_id for pc in problems),
+            correct=correct[j],
+            cost=cost[j],
+            params={"strategy": strat.name, **strat.params, "n_sub": n_sub},
+        )
+        for j, strat in enumerate(strats)
+    ]
 
 
 def pass_at_1(greedy: Sequence[bool], problem_ids: Sequence[str]) -> MetricResult:

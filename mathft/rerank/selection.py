@@ -16,7 +16,7 @@ from typing import Any
 
 from mathft.rerank.bootstrap import CI
 from mathft.rerank.candidates import ProblemCandidates
-from mathft.rerank.metrics import MetricResult, evaluate_strategy
+from mathft.rerank.metrics import MetricResult, evaluate_many
 from mathft.rerank.strategies import Strategy, make_strategy
 
 DEFAULT_PARAM = {"rr_topk": "k", "wrr_topk": "k", "majk": "k", "maj1_topn": "n"}
@@ -64,13 +64,10 @@ def _sweep(
     n_boot: int,
     seed: int,
 ) -> tuple[list[dict[str, Any]], dict[int, MetricResult]]:
-    rows: list[dict[str, Any]] = []
-    results: dict[int, MetricResult] = {}
-    for value in grid:
-        res = evaluate_strategy(problems, strat.with_params(**{param: value}), **eval_kw)
-        results[value] = res
-        rows.append({"value": value, **res.to_row(n_boot=n_boot, seed=seed)})
-    return rows, results
+    strats = [strat.with_params(**{param: value}) for value in grid]
+    res = evaluate_many(problems, strats, **eval_kw)
+    rows = [{"value": v, **r.to_row(n_boot=n_boot, seed=seed)} for v, r in zip(grid, res)]
+    return rows, dict(zip(grid, res))
 
 
 def choose_value(rows: Sequence[Mapping[str, Any]], atol: float = 1e-12) -> int:

@@ -14,6 +14,7 @@ from rerank_util import exact_clusters, make_pc, problems
 
 from mathft.rerank import (
     ProblemCandidates,
+    evaluate_many,
     evaluate_strategy,
     is_correct,
     maj1_at_n,
@@ -119,3 +120,22 @@ def test_random_subsets_seeded_and_close_to_exact() -> None:
         assert approx == pytest.approx(exact, abs=0.04), spec
     with pytest.raises(ValueError, match="subset size 15"):
         evaluate_strategy([pc], "maj1", n_sub=15)
+
+
+def test_evaluate_many_and_paired_compare() -> None:
+    ps = [make_pc(["a", "b", "b", "a", "c"], [0.9, 0.1, 0.2, 0.8, 0.3], problem_id=f"p{i}")
+          for i in range(4)] + [make_pc(["b", "b", "a"], [0.1, 0.2, 0.9], problem_id="q")]
+    specs = ["maj1", {"name": "rr_topk", "k": 2}, "rr_all"]
+    for n_sub in (None, 3):
+        many = evaluate_many(ps, specs, n_sub=n_sub, n_subsets=7, seed=5)
+        for spec, res in zip(specs, many):
+            one = evaluate_strategy(ps, spec, n_sub=n_sub, n_subsets=7, seed=5)
+            assert res.name == one.name
+            assert res.correct.tolist() == one.correct.tolist()
+            assert res.cost.tolist() == one.cost.tolist()
+    maj, top2, _ = evaluate_many(ps, specs)
+    assert maj.correct.tolist() == [1, 1, 1, 1, 0] and top2.correct.tolist() == [1] * 5
+    d = top2.compare(maj, n_boot=500)
+    assert d.diff == pytest.approx(0.2) and d.lo >= 0.0
+    with pytest.raises(ValueError, match="cannot pair"):
+        top2.compare(evaluate_strategy(ps[:2], "maj1"))

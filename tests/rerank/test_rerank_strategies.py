@@ -124,6 +124,9 @@ def test_registry_and_errors(pc: ProblemCandidates) -> None:
     assert make_strategy("scr", k=2)(pc) == rr_topk(pc, 2)
     assert make_strategy("maj1_topn", n=5).label == "Maj1.Top5"
     assert make_strategy(s, k=1)(pc) == rr_topk(pc, 1)
+    from omegaconf import OmegaConf  # a Hydra `rerank` group node works as is
+
+    assert make_strategy(OmegaConf.create({"name": "wrr_topk", "k": 2}))(pc) == wrr_topk(pc, 2)
     with pytest.raises(ValueError, match="unknown strategy"):
         make_strategy("rr_best")
     with pytest.raises(ValueError, match="k must be >= 1"):
