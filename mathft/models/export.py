@@ -1,0 +1,92 @@
+"""Export a fine-tuned generator as a plain Hugging Face directory (safetensors only).
+
+``merge_lora=True`` (default) merges LoRA adapters into a copy of the base weights so that plain
+``AutoModelForCausalLM.from_pretrained(out_dir)`` loads it; ``merge_lora=False`` writes a peft
+adapter directory instead (load with ``PeftModel.from_pretrained(base, out_dir)``). The directory
+is written to a temporary sibling and renamed into place, so readers never see a partial export.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import os
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import torch
+
+EXPORT_META = "mathft_export.json"
+
+
+def _unwrap(module_or_model: Any) -> torch.nn.Module:
+    model = getattr(module_or_model, "model", None)
+    if isinstance(module_or_model, torch.nn.Module) and isinstance(model, torch.nn.Module) and (
+        hasattr(module_or_model, "trainer") or hasattr(module_or_model, "hparams")
+    ):
+        return model  # a LightningModule holding the LM as .model
+    if not isinstance(module_or_model, torch.nn.Module):
+        raise TypeError(f"expected a model or SSFTModule, got {type(module_or_model).__name__}")
+    return module_or_model
+
+
+def _is_peft(model: torch.nn.Module) -> bool:
+    try:
+        from peft import PeftModel
+    except ImportError:  # pragma: no cover - peft is a dependency
+        return False
+    return isinstance(model, PeftModel)
+
+
+def atomic_replace_dir(tmp: Path, out_dir: Path) -> None:
+    """Move the finished ``tmp`` directory to ``out_dir``, replacing any previous export."""
+    old = None
+    if out_dir.exists():
+        old = out_dir.with_name(f".{out_dir.name}.old-{os.getpid()}")
+        os.replace(out_dir, old)
+    os.replace(tmp, out_dir)
+    if old is not None:
+        shutil.rmtree(old, ignore_errors=True)
+
+
+def export_generator(
+    module_or_model: Any,
+    tokenizer: Any,
+    out_dir: str | os.PathLike,
+    merge_lora: bool = True,
+    metadata: dict[str, Any] | None = None,
+) -> Path:
+    """Write model (merged or adapter) + tokenizer + ``mathft_export.json`` to ``out_dir``.
+
+    The training model is not modified (merging works on a deep copy).
+    """
+    model = _unwrap(module_or_model)
+    out = Path(out_dir)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.tmp-", dir=out.parent))
+    os.chmod(tmp, 0o755)
+    was_training = model.training
+    try:
+        model.eval()
+        peft = _is_peft(model)
+        if peft and merge_lora:
+            merged = copy.deepcopy(model).merge_and_unload()
+            merged.save_pretrained(str(tmp), safe_serialization=True)
+            kind = "merged"
+        elif peft:
+            model.save_pretrained(str(tmp), safe_serialization=True)
+            kind = "adapter"
+        else:
+            model.save_pretrained(str(tmp), safe_serialization=True)
+            kind = "full"
+        tokenizer.save_pretrained(str(tmp))
+        meta = {"kind": kind, "padding_side": tokenizer.padding_side, **(metadata or {})}
+        (tmp / EXPORT_META).write_text(json.dumps(meta, indent=2, default=str))
+        atomic_replace_dir(tmp, out)
+    finally:
+        model.train(was_training)
+        if tmp.exists():
+            shutil.rmtree(tmp, ignore_errors=True)
+    return out

@@ -1,0 +1,186 @@
+"""SSFT LightningModule: supervised step-by-step solution fine-tuning (SPEC §2).
+
+Loss: token-level cross-entropy on the target (solution) tokens only, prompt tokens masked with
+``-100``, averaged over the target tokens of the batch (token-weighted, so a packed batch and the
+same examples unpacked give the same loss). With gradient accumulation Lightning averages the
+micro-batch means.
+
+Optimizer: AdamW (no weight decay on biases and norms), linear warmup then cosine decay to
+``min_lr_ratio * lr``; total steps from ``trainer.estimated_stepping_batches``.
+
+Logged: ``train/loss``, ``val/loss``, ``lr``, ``train/tokens_per_s`` (all real tokens) and
+``train/target_tokens_per_s``.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Mapping
+from typing import Any
+
+import pytorch_lightning as pl
+import torch
+import torch.nn.functional as F
+
+from mathft.data.collate import IGNORE_INDEX
+from mathft.models.loading import DEFAULT_SPEC, load_model_and_tokenizer
+
+MODEL_DEFAULTS: dict[str, Any] = {
+    "name_or_path": DEFAULT_SPEC,
+    "dtype": "float32",
+    "attn_implementation": "sdpa",
+    "gradient_checkpointing": False,
+    "padding_side": "right",
+    "cache_dir": None,
+    "seed": 0,
+}
+
+
+def completion_loss_terms(logits: torch.Tensor, labels: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Summed next-token CE over labelled positions, and their count (labels aligned with inputs)."""
+    shift_logits = logits[:, :-1, :].float()
+    shift_labels = labels[:, 1:]
+    loss_sum = F.cross_entropy(
+        shift_logits.reshape(-1, shift_logits.size(-1)),
+        shift_labels.reshape(-1),
+        ignore_index=IGNORE_INDEX,
+        reduction="sum",
+    )
+    return loss_sum, (shift_labels != IGNORE_INDEX).sum()
+
+
+def model_inputs(batch: Mapping[str, torch.Tensor]) -> dict[str, Any]:
+    """Forward kwargs from a collated batch; packed batches carry position_ids and no mask."""
+    kw: dict[str, Any] = {"input_ids": batch["input_ids"], "use_cache": False}
+    for key in ("attention_mask", "position_ids"):
+        if key in batch:
+            kw[key] = batch[key]
+    return kw
+
+
+def lr_lambda(step: int, warmup: int, total: int, min_ratio: float) -> float:
+    """Linear warmup to 1, then cosine decay to ``min_ratio`` at ``total`` steps."""
+    if warmup > 0 and step < warmup:
+        return (step + 1) / warmup
+    progress = min(1.0, (step - warmup) / max(1, total - warmup))
+    return min_ratio + (1.0 - min_ratio) * 0.5 * (1.0 + math.cos(math.pi * progress))
+
+
+class SSFTModule(pl.LightningModule):
+    """Causal LM fine-tuned with the completion-only SSFT loss (full or LoRA).
+
+    ``model`` is a model config mapping (``conf/model/*.yaml``: ``name_or_path``, ``dtype``...) or
+    a spec string; the model is built here and the config saved as hyper-parameters, so
+    ``SSFTModule.load_from_checkpoint(path)`` rebuilds it. An ``nn.Module`` may be passed instead
+    (with ``tokenizer``); then ``load_from_checkpoint`` needs ``model=`` and ``tokenizer=`` again.
+    """
+
+    def __init__(
+        self,
+        model: Mapping[str, Any] | str | torch.nn.Module = DEFAULT_SPEC,
+        finetune: Mapping[str, Any] | None = None,
+        *,
+        lr: float = 2e-5,
+        weight_decay: float = 0.0,
+        warmup_steps: int = 0,
+        warmup_ratio: float = 0.0,
+        min_lr_ratio: float = 0.0,
+        betas: tuple[float, float] = (0.9, 0.999),
+        eps: float = 1e-8,
+        tokenizer: Any = None,
+    ):
+        super().__init__()
+        if isinstance(model, torch.nn.Module):
+            if tokenizer is None:
+                raise ValueError("SSFTModule(model=<nn.Module>) needs tokenizer=")
+            self.save_hyperparameters(ignore=["model", "tokenizer"])
+            self.model, self.tokenizer = model, tokenizer
+        else:
+            cfg = {"name_or_path": model} if isinstance(model, str) else dict(model)
+            unknown = set(cfg) - set(MODEL_DEFAULTS) - {"max_length", "name"}
+            if unknown:
+                raise ValueError(f"unknown model config keys {sorted(unknown)}; "
+                                 f"known: {sorted(MODEL_DEFAULTS)}")
+            cfg = {**MODEL_DEFAULTS, **cfg}
+            ft = dict(finetune) if finetune is not None else {"method": "full"}
+            self.save_hyperparameters({
+                "model": cfg, "finetune": ft, "lr": lr, "weight_decay": weight_decay,
+                "warmup_steps": warmup_steps, "warmup_ratio": warmup_ratio,
+                "min_lr_ratio": min_lr_ratio, "betas": tuple(betas), "eps": eps,
+            })
+            self.model, self.tokenizer = load_model_and_tokenizer(
+                cfg["name_or_path"],
+                dtype=cfg["dtype"],
+                finetune=ft,
+                gradient_checkpointing=cfg["gradient_checkpointing"],
+                attn_implementation=cfg["attn_implementation"],
+                cache_dir=cfg["cache_dir"],
+                padding_side=cfg["padding_side"],
+                seed=cfg["seed"],
+            )
+        self._val_sum = torch.zeros(())
+        self._val_count = torch.zeros(())
+        self._t_start = time.perf_counter()
+        self._step_tokens: tuple[float, float] | None = None
+
+    def forward(self, batch: Mapping[str, torch.Tensor]) -> torch.Tensor:
+        return self.model(**model_inputs(batch)).logits
+
+    def _loss(self, batch: Mapping[str, torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        loss_sum, count = completion_loss_terms(self(batch), batch["labels"])
+        return loss_sum / count.clamp(min=1), loss_sum, count
+
+    def training_step(self, batch: Mapping[str, torch.Tensor], batch_idx: int) -> torch.Tensor:
+        loss, _, count = self._loss(batch)
+        self.log("train/loss", loss, prog_bar=True, batch_size=batch["input_ids"].size(0))
+        self._step_tokens = (float(batch.get("num_tokens", batch["input_ids"].numel())), float(count))
+        return loss
+
+    def on_train_batch_start(self, batch: Any, batch_idx: int) -> None:
+        self._t_start = time.perf_counter()
+
+    def on_train_batch_end(self, outputs: Any, batch: Any, batch_idx: int) -> None:
+        """Log lr and throughput: real tokens and target tokens per second of this step
+        (forward + backward + optimizer, as Lightning runs them)."""
+        sched = self.lr_schedulers()
+        if sched is not None:
+            self.log("lr", float(sched.get_last_lr()[0]), batch_size=1)
+        dt = time.perf_counter() - self._t_start
+        if dt > 0 and self._step_tokens is not None:
+            n_tok, n_target = self._step_tokens
+            self.log("train/tokens_per_s", n_tok / dt, batch_size=1)
+            self.log("train/target_tokens_per_s", n_target / dt, batch_size=1)
+
+    def on_validation_epoch_start(self) -> None:
+        self._val_sum = torch.zeros((), device=self.device, dtype=torch.float64)
+        self._val_count = torch.zeros((), device=self.device, dtype=torch.float64)
+
+    def validation_step(self, batch: Mapping[str, torch.Tensor], batch_idx: int) -> None:
+        _, loss_sum, count = self._loss(batch)
+        self._val_sum += loss_sum.detach().double()
+        self._val_count += count.double()
+
+    def on_validation_epoch_end(self) -> None:
+        total = self.trainer.strategy.reduce(self._val_sum, reduce_op="sum")
+        count = self.trainer.strategy.reduce(self._val_count, reduce_op="sum")
+        if float(count) > 0:
+            self.log("val/loss", (total / count).float(), prog_bar=True, sync_dist=False)
+
+    def configure_optimizers(self) -> dict[str, Any]:
+        hp = self.hparams
+        decay, no_decay = [], []
+        for name, p in self.model.named_parameters():
+            if not p.requires_grad:
+                continue
+            (no_decay if p.ndim < 2 or "norm" in name.lower() else decay).append(p)
+        groups = [{"params": decay, "weight_decay": hp.weight_decay},
+                  {"params": no_decay, "weight_decay": 0.0}]
+        opt = torch.optim.AdamW(groups, lr=hp.lr, betas=tuple(hp.betas), eps=hp.eps)
+        total = int(self.trainer.estimated_stepping_batches) if self.trainer else 1
+        total = max(1, total if math.isfinite(total) else 1)
+        warmup = int(hp.warmup_steps) or int(round(hp.warmup_ratio * total))
+        sched = torch.optim.lr_scheduler.LambdaLR(
+            opt, lambda s: lr_lambda(s, warmup, total, hp.min_lr_ratio)
+        )
+        return {"optimizer": opt, "lr_scheduler": {"scheduler": sched, "interval": "step"}}
