@@ -18,13 +18,17 @@ import random
 import re
 from collections.abc import Mapping, Sequence
 from functools import lru_cache
+from typing import Any
 
 from mathft.data.errors import DataError
 from mathft.data.prm800k import prm800k_examples
 from mathft.data.splits import assert_no_test_overlap, gsm8k_split, math_split
 from mathft.records import Problem, SolutionExample
 
-__all__ = ["MIXTURES", "SOURCES", "apply_weights", "build_ssft_examples", "load_eval_problems"]
+__all__ = [
+    "MIXTURES", "SOURCES", "apply_weights", "build_ssft_examples", "eval_problems_from_config",
+    "load_eval_problems", "ssft_examples_from_config",
+]
 
 MIXTURES: dict[str, tuple[str, ...]] = {
     "math": ("math",),
@@ -187,3 +191,35 @@ def load_eval_problems(
     if split != "test":
         problems = assert_no_test_overlap(problems, on_overlap="raise", name=f"{name}/{split}")
     return list(problems)
+
+
+def _get(cfg: Any, key: str, default: Any = None) -> Any:
+    return cfg.get(key, default) if hasattr(cfg, "get") else getattr(cfg, key, default)
+
+
+def ssft_examples_from_config(cfg: Any, split: str = "train") -> list[SolutionExample]:
+    """:func:`build_ssft_examples` driven by a ``conf/data/*.yaml`` node (dict or DictConfig)."""
+    weights = _get(cfg, "weights")
+    return build_ssft_examples(
+        _get(cfg, "mixture", "math_prm800k"), split,
+        weights=None if weights is None else {str(k): float(v) for k, v in weights.items()},
+        seed=int(_get(cfg, "seed", 0)), n_val=int(_get(cfg, "n_val", 1000)),
+        n_train=_get(cfg, "n_train"), min_rating=int(_get(cfg, "min_rating", 0)),
+        prm800k_format=_get(cfg, "prm800k_format", "stepwise"),
+        prm800k_path=_get(cfg, "prm800k_path"),
+        gsm8k_n_val=int(_get(cfg, "gsm8k_n_val", 500)),
+        gsm8k_strip_calculator=bool(_get(cfg, "gsm8k_strip_calculator", True)),
+        limit=_get(cfg, "limit_train" if split == "train" else "limit_val"),
+    )
+
+
+def eval_problems_from_config(cfg: Any) -> list[Problem]:
+    """:func:`load_eval_problems` driven by the ``eval`` node of a ``conf/data/*.yaml``."""
+    ev = _get(cfg, "eval") or {}
+    levels = _get(ev, "levels")
+    return load_eval_problems(
+        _get(ev, "name", "math500"), _get(ev, "split", "test"), _get(ev, "limit"),
+        None if levels is None else [int(x) for x in levels],
+        seed=int(_get(cfg, "seed", 0)), n_val=int(_get(cfg, "n_val", 1000)),
+        gsm8k_n_val=int(_get(cfg, "gsm8k_n_val", 500)),
+    )

@@ -126,10 +126,7 @@ def _frozen(items: list) -> tuple:
 
 @lru_cache(maxsize=16)
 def _read_math_cached(path: str, split: str) -> tuple[Problem, ...]:
-    try:
-        from mathft.grading import extract_answer
-    except ImportError:  # grading package still being assembled: use its module directly
-        from mathft.grading.extract import extract_answer
+    from mathft.grading import extract_answer  # lazy: reading data needs no sympy
 
     out = []
     for i, (ln, rec) in enumerate(iter_jsonl(path, "problem, level, type, solution")):
@@ -265,22 +262,37 @@ class StepRow:
 
 
 _STEP_COLUMNS = {
-    "instruction": str, "responses": list, "next_response": str, "answer": str,
-    "is_human_response": bool, "is_solution": bool, "is_preferred_response": bool,
-    "rating": (int, float),
+    "instruction": "string", "responses": "list<string>", "next_response": "string",
+    "answer": "string", "is_human_response": "bool", "is_solution": "bool",
+    "is_preferred_response": "bool", "rating": "number",
 }
 _NULLABLE = {"answer", "rating"}
 
 
+def _arrow_kind_ok(kind: str, typ: Any) -> bool:
+    import pyarrow as pa
+
+    if kind == "string":
+        return pa.types.is_string(typ) or pa.types.is_large_string(typ)
+    if kind == "list<string>":
+        return (pa.types.is_list(typ) or pa.types.is_large_list(typ)) and _arrow_kind_ok(
+            "string", typ.value_type)
+    if kind == "bool":
+        return pa.types.is_boolean(typ)
+    return pa.types.is_integer(typ) or pa.types.is_floating(typ) or pa.types.is_null(typ)
+
+
 @lru_cache(maxsize=4)
 def _read_stepwise_cached(path: str) -> tuple[StepRow, ...]:
+    """Read and validate column-wise (types from the schema, nulls and ratings vectorized)."""
     import pyarrow as pa
+    import pyarrow.compute as pc
     import pyarrow.parquet as pq
 
     if not Path(path).is_file():
         raise DataError("file not found", file=path, hint="check the path in your data config")
     try:
-        table = pq.read_table(path, columns=None)
+        table = pq.read_table(path)
     except (pa.ArrowException, OSError) as e:
         raise DataError(f"cannot read parquet ({e})", file=path, field="instruction",
                         hint="the file may be truncated or not parquet") from None
@@ -289,27 +301,36 @@ def _read_stepwise_cached(path: str) -> tuple[StepRow, ...]:
         raise DataError(f"missing column(s) {missing}", file=path, field=missing[0],
                         hint="the stepwise layout needs " + ", ".join(_STEP_COLUMNS))
     if table.num_rows == 0:
-        raise DataError("file is empty (no rows)", file=path, line=1, field="instruction")
+        raise DataError("file is empty (no rows)", file=path, line=1, field="instruction",
+                        hint="point the data config at a non-empty parquet file")
+    for c, kind in _STEP_COLUMNS.items():
+        col = table.column(c)
+        all_null_ok = c in _NULLABLE and pa.types.is_null(col.type)
+        if not (all_null_ok or _arrow_kind_ok(kind, col.type)):
+            raise DataError(f"expected {kind}, got column type {col.type}", file=path,
+                            field=c, hint="write the column with the stepwise layout's type")
+        if c not in _NULLABLE and col.null_count:
+            first = pc.index(pc.is_null(col), True).as_py()
+            raise DataError("null in a required column", file=path, line=first + 1, field=c,
+                            hint="fill or drop this row")
+    rating = table.column("rating")
+    bad = pc.and_(pc.is_valid(rating),
+                  pc.invert(pc.is_in(rating, value_set=pa.array([-1, 0, 1], rating.type))))
+    if pc.any(bad).as_py():
+        first = pc.index(bad, True).as_py()
+        raise DataError(f"rating must be -1, 0, 1 or null, got {rating[first].as_py()!r}",
+                        file=path, line=first + 1, field="rating")
     cols = {c: table.column(c).to_pylist() for c in _STEP_COLUMNS}
-    out = []
-    for i in range(table.num_rows):
-        rec = {c: cols[c][i] for c in _STEP_COLUMNS}
-        kw = {"file": path, "line": i + 1}
-        for c, t in _STEP_COLUMNS.items():
-            require(rec, c, t, optional=c in _NULLABLE, **kw)
-        if not all(isinstance(s, str) for s in rec["responses"]):
-            raise DataError("expected a list of strings", field="responses", **kw)
-        r = rec["rating"]
-        if r is not None and (r != r or int(r) != r or int(r) not in (-1, 0, 1)):
-            raise DataError(f"rating must be -1, 0, 1 or null, got {r!r}", field="rating", **kw)
-        out.append(StepRow(
-            row=i + 1, instruction=rec["instruction"], responses=tuple(rec["responses"]),
-            next_response=rec["next_response"], answer=rec["answer"],
-            is_human_response=rec["is_human_response"], is_solution=rec["is_solution"],
-            is_preferred_response=rec["is_preferred_response"],
-            rating=None if r is None else int(r),
-        ))
-    return _frozen(out)
+    return _frozen([
+        StepRow(row=i + 1, instruction=cols["instruction"][i],
+                responses=tuple(cols["responses"][i] or ()),
+                next_response=cols["next_response"][i], answer=cols["answer"][i],
+                is_human_response=cols["is_human_response"][i],
+                is_solution=cols["is_solution"][i],
+                is_preferred_response=cols["is_preferred_response"][i],
+                rating=None if cols["rating"][i] is None else int(cols["rating"][i]))
+        for i in range(table.num_rows)
+    ])
 
 
 def read_prm800k_stepwise(split: str = "train", path: PathLike | None = None) -> list[StepRow]:
