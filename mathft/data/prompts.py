@@ -34,7 +34,7 @@ from mathft.data.mixtures import build_ssft_examples
 from mathft.data.splits import math500_keys, normalize_problem_text
 from mathft.data.templates import SSFT_PROMPT, format_prompt
 from mathft.grading.extract import extract_answer
-from mathft.records import SolutionExample
+from mathft.records import Problem, SolutionExample
 
 log = logging.getLogger(__name__)
 
@@ -250,9 +250,14 @@ class PromptBuilder:
         """:meth:`build` for each problem."""
         return [self.build(p, tokenizer) for p in problems]
 
+    def prompt_fn(self, tokenizer: Any = None) -> Callable[[Problem], str]:
+        """``Problem -> prompt`` for :func:`mathft.sampling.runner.sample_to_store`."""
+        return lambda problem: self.build(problem.problem, tokenizer)
+
     @property
     def stop_strings(self) -> tuple[str, ...]:
-        """Strings at which a plain few-shot continuation starts a new exemplar block."""
+        """Strings at which a plain few-shot continuation starts a new exemplar block (add them
+        to ``SamplingParams.stop``)."""
         if self.kind == "few_shot" and not self.chat:
             head = self.template.split("{problem}", 1)[0].rstrip()
             return (self.separator + head,) if head else ()

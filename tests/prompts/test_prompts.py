@@ -224,3 +224,26 @@ def test_plain_few_shot_stop_string(pool_loader):
     # the stop string separates blocks, and never occurs inside an exemplar's solution
     assert all(b.stop_strings[0] not in e.solution for e in b.exemplars)
     assert PromptBuilder().stop_strings == ()
+
+
+@pytest.mark.parametrize("chat", [False, True])
+def test_few_shot_runs_through_the_sampler(chat, pool_loader, chat_tokenizer, tmp_path):
+    """Few-shot baselines use the generator's engine, runner and candidate store unchanged."""
+    from mathft.models.tiny import build_tiny_model
+    from mathft.records import Problem
+    from mathft.sampling.engine import SamplingParams
+    from mathft.sampling.hf import HFEngine
+    from mathft.sampling.runner import sample_to_store
+    from mathft.sampling.store import CandidateStore
+
+    b = few("prm800k", pool_loader, k=2, chat=chat)
+    tok = chat_tokenizer
+    engine = HFEngine(build_tiny_model(tok, seed=0).eval(), tok)
+    params = SamplingParams(n=2, max_new_tokens=4, batch_size=4, stop=b.stop_strings)
+    probs = [Problem("test/a/1.json", "What is $1+1$?", "2"), Problem("test/a/2.json", "Is 7 prime?",
+                                                                          "yes")]
+    store = CandidateStore(tmp_path / "c.jsonl", config_hash="h", model_id="tiny",
+                           sampling=params.to_dict())
+    stats = sample_to_store(engine, probs, store, params, prompt_fn=b.prompt_fn(tok),
+                            progress=False)
+    assert stats.generated == 4 and len(store.load()) == 4
