@@ -22,11 +22,13 @@ EXPORT_META = "mathft_export.json"
 
 
 def _unwrap(module_or_model: Any) -> torch.nn.Module:
-    model = getattr(module_or_model, "model", None)
-    if isinstance(module_or_model, torch.nn.Module) and isinstance(model, torch.nn.Module) and (
-        hasattr(module_or_model, "trainer") or hasattr(module_or_model, "hparams")
-    ):
-        return model  # a LightningModule holding the LM as .model
+    import pytorch_lightning as pl
+
+    if isinstance(module_or_model, pl.LightningModule):
+        model = getattr(module_or_model, "model", None)
+        if not isinstance(model, torch.nn.Module):
+            raise TypeError("LightningModule has no `.model` language model to export")
+        return model
     if not isinstance(module_or_model, torch.nn.Module):
         raise TypeError(f"expected a model or SSFTModule, got {type(module_or_model).__name__}")
     return module_or_model
