@@ -30,8 +30,21 @@ def _clear() -> None:
     signal.setitimer(signal.ITIMER_REAL, 0)
 
 
+_PARSED: dict[str, list | None] = {}
+
+
 def parse(s: str) -> list | None:
-    """Parse a cleaned LaTeX answer with Math-Verify's LaTeX extractor (no eval)."""
+    """Parse a cleaned LaTeX answer with Math-Verify's LaTeX extractor (no eval); cached."""
+    if s in _PARSED:
+        return _PARSED[s]
+    out = _parse(s)
+    if len(_PARSED) > 20_000:
+        _PARSED.clear()
+    _PARSED[s] = out
+    return out
+
+
+def _parse(s: str) -> list | None:
     global _CFG
     from math_verify import LatexExtractionConfig
     from math_verify import parse as mv_parse
@@ -89,54 +102,21 @@ def equiv(a: str, b: str, budget: float) -> bool:
         if pa is None or pb is None:
             return False
         return equal_parsed(pa, pb)
-    except _Alarm:
-        return False
-    except Exception:
+    except Exception:  # includes _Alarm: a timeout means "not equal"
         return False
     finally:
         _clear()
 
 
-def cluster_pairs(items: list[str], budget: float) -> list[list[int]]:
-    """Union-find merge of ``items``; each parse / comparison gets ``budget`` seconds.
-
-    Returns the components (lists of indices). Pairs already in one component are not
-    compared again, so the cost is one parse per item plus at most one comparison per
-    pair of components.
-    """
-    parsed: list[list | None] = []
-    for s in items:
-        try:
-            _budget(budget)
-            parsed.append(parse(s))
-        except BaseException:
-            parsed.append(None)
-        finally:
-            _clear()
-    parent = list(range(len(items)))
-
-    def find(i: int) -> int:
-        while parent[i] != i:
-            parent[i] = parent[parent[i]]
-            i = parent[i]
-        return i
-
-    for i in range(len(items)):
-        if parsed[i] is None:
-            continue
-        for j in range(i):
-            if parsed[j] is None or find(i) == find(j):
-                continue
-            try:
-                _budget(budget)
-                same = equal_parsed(parsed[j], parsed[i])  # type: ignore[arg-type]
-            except BaseException:
-                same = False
-            finally:
-                _clear()
-            if same:
-                parent[find(i)] = find(j)
-    comps: dict[int, list[int]] = {}
-    for i in range(len(items)):
-        comps.setdefault(find(i), []).append(i)
-    return list(comps.values())
+def warm_up() -> None:
+    """Import sympy/latex2sympy code paths lazily loaded on first use."""
+    for a, b in [
+        ("x^2+2x+1", "(x+1)^2"),
+        ("(1,2]", "[1,2)"),
+        ("\\{1,2\\}", "\\{2,1\\}"),
+        ("\\sqrt{2}/2", "\\frac{1}{\\sqrt{2}}"),
+        ("\\pi", "3.14159"),
+        ("\\begin{pmatrix}1\\\\2\\end{pmatrix}", "\\begin{pmatrix}1\\\\2\\end{pmatrix}"),
+    ]:
+        equiv(a, b, 30.0)
+    _PARSED.clear()

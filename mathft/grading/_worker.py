@@ -133,7 +133,11 @@ def call(msg: dict, timeout: float, default: Any) -> Any:
         result = w.request(msg, timeout)
     except Exception:
         w.kill()
-        _POOL.release(None)
+        try:  # start the replacement now (Popen does not block) so the next call finds it warm
+            fresh: _Worker | None = _Worker()
+        except Exception:
+            fresh = None
+        _POOL.release(fresh)
         return default
     _POOL.release(w)
     return result
@@ -150,7 +154,7 @@ def _serve() -> None:
     sys.stdout = sys.stderr
     from mathft.grading import _symbolic
 
-    _symbolic.parse("1")  # warm the parser before the first real request
+    _symbolic.warm_up()  # first real request must not pay lazy imports
     out.write(json.dumps({"result": "ready"}) + "\n")
     out.flush()
     for line in sys.stdin:
@@ -158,8 +162,6 @@ def _serve() -> None:
             msg = json.loads(line)
             if msg["op"] == "equiv":
                 res: Any = _symbolic.equiv(msg["a"], msg["b"], msg["budget"])
-            elif msg["op"] == "cluster":
-                res = _symbolic.cluster_pairs(msg["items"], msg["budget"])
             else:
                 res = None
         except Exception:

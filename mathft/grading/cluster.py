@@ -1,19 +1,19 @@
 """Clustering of one problem's N answers into equivalence classes (SPEC §5).
 
-Cost control: answers are first grouped by canonical key (normalized string); groups with
-exact numeric values are merged in-process; only representatives the canonical forms
-cannot decide go to the worker, in ONE batched request that parses each representative
-once and compares components (not all pairs). Number/expr pairs (``\\sqrt{2}`` vs
-``1.41421356``) are covered because number representatives join the batch whenever an
-expression representative exists.
+Cost control: answers are grouped by canonical key (normalized string) first, so N answers
+become k distinct representatives (k is small in practice: samples agree). Pairs of
+representatives are decided in-process whenever the canonical forms suffice (numbers,
+choice letters, text); the worker is asked only about the rest, one comparison per
+(representative, existing component) rather than per pair, results cached, and the worker
+parses each string once (its own cache). A representative whose comparison times out is
+treated as a singleton from then on, so one pathological answer costs one timeout.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 
-from mathft.grading import _worker
-from mathft.grading.equivalence import DEFAULT_TIMEOUT, Canon, fast_decision, symbolic_equiv
+from mathft.grading.equivalence import DEFAULT_TIMEOUT, Canon, fast_decision, symbolic_call
 
 __all__ = ["cluster_answers"]
 
@@ -25,59 +25,51 @@ def _find(parent: list[int], i: int) -> int:
     return i
 
 
-def cluster_answers(
-    answers: Sequence[str | None], *, timeout: float = DEFAULT_TIMEOUT
-) -> list[int | None]:
-    """Cluster id per answer (None for no answer); ids ordered by size desc, then first index."""
-    keys: dict[str, int] = {}  # normalized key -> representative slot
+def _representatives(answers: Sequence[str | None]) -> tuple[list[Canon], list[int | None]]:
+    keys: dict[str, int] = {}
     reps: list[Canon] = []
     slot_of: list[int | None] = []
     for a in answers:
         if a is None:
             slot_of.append(None)
             continue
-        try:
-            c = Canon(str(a))
-        except Exception:  # pragma: no cover - Canon is defensive, keep clustering total
-            c = Canon("")
-        k = c.key
-        if k not in keys:
-            keys[k] = len(reps)
+        c = Canon(str(a))
+        if c.key not in keys:
+            keys[c.key] = len(reps)
             reps.append(c)
-        slot_of.append(keys[k])
+        slot_of.append(keys[c.key])
+    return reps, slot_of
 
+
+def cluster_answers(
+    answers: Sequence[str | None], *, timeout: float = DEFAULT_TIMEOUT
+) -> list[int | None]:
+    """Cluster id per answer (None for no answer); ids ordered by size desc, then first index."""
+    reps, slot_of = _representatives(answers)
     parent = list(range(len(reps)))
-    undecided: list[int] = []
+    poisoned: set[int] = set()
+    # in-process merges first, so the worker later sees one member per component
     for i, ci in enumerate(reps):
-        if ci.kind in ("number", "expr"):
-            undecided.append(i)
         for j in range(i):
-            if _find(parent, i) == _find(parent, j):
-                continue
-            if ci.value is not None and reps[j].value is not None and fast_decision(ci, reps[j]):
+            if _find(parent, i) != _find(parent, j) and fast_decision(ci, reps[j]):
                 parent[_find(parent, i)] = _find(parent, j)
-
-    if any(reps[i].kind == "expr" for i in undecided):
-        items = [reps[i].clean for i in undecided]
-        budget = max(timeout - 0.25, 0.8 * timeout)
-        bound = timeout * (1 + len(items)) ** 2
-        comps = _worker.call({"op": "cluster", "items": items, "budget": budget}, bound, None)
-        if comps is None:  # batch failed: fall back to per-pair comparisons of representatives
-            comps = [[k] for k in range(len(items))]
-            for x in range(len(items)):
-                for y in range(x):
-                    ix, iy = undecided[x], undecided[y]
-                    if _find(parent, ix) == _find(parent, iy):
-                        continue
-                    if reps[ix].value is not None and reps[iy].value is not None:
-                        continue
-                    if symbolic_equiv(items[x], items[y], timeout):
-                        parent[_find(parent, ix)] = _find(parent, iy)
-        for comp in comps:
-            for k in comp[1:]:
-                a, b = _find(parent, undecided[comp[0]]), _find(parent, undecided[k])
-                if a != b:
-                    parent[b] = a
+    for i, ci in enumerate(reps):
+        checked: set[int] = set()  # components already found unequal to i (one probe each)
+        for j in range(i):
+            if i in poisoned:
+                break
+            rj = _find(parent, j)
+            if j in poisoned or rj in checked or _find(parent, i) == rj:
+                continue
+            if fast_decision(ci, reps[j]) is not None:
+                continue
+            same = symbolic_call(ci.clean, reps[j].clean, timeout)
+            if same is None:
+                poisoned.add(i)
+            elif same:
+                parent[_find(parent, i)] = rj
+            else:
+                checked.add(rj)
 
     roots = [_find(parent, s) if s is not None else None for s in slot_of]
     size: dict[int, int] = {}

@@ -15,7 +15,14 @@ from fractions import Fraction
 from mathft.grading import _worker
 from mathft.grading.normalize import MAX_LEN, clean_latex, normalize_answer, parse_number
 
-__all__ = ["is_equiv", "numbers_close", "DEFAULT_TIMEOUT", "Canon", "canon"]
+__all__ = [
+    "is_equiv",
+    "numbers_close",
+    "DEFAULT_TIMEOUT",
+    "Canon",
+    "fast_decision",
+    "symbolic_call",
+]
 
 DEFAULT_TIMEOUT = 5.0
 REL_TOL = 1e-6  # numeric tolerance for decimals; exact Fractions compare exactly first
@@ -47,10 +54,6 @@ class Canon:
             self.kind = "text"
         else:
             self.kind = "expr"
-
-
-def canon(s: str) -> Canon:
-    return Canon(s)
 
 
 def numbers_close(x: Fraction, y: Fraction) -> bool:
@@ -88,19 +91,21 @@ def _cache_put(key: tuple[str, str], v: bool) -> None:
             _CACHE.popitem(last=False)
 
 
-def symbolic_equiv(x: str, y: str, timeout: float) -> bool:
-    """Worker-side symbolic comparison of two cleaned answers (cached, symmetric)."""
+def symbolic_call(x: str, y: str, timeout: float) -> bool | None:
+    """Worker-side symbolic comparison of two cleaned answers (cached, symmetric).
+
+    Returns None when the worker timed out or crashed (callers read it as "not equal");
+    such outcomes are not cached, since they may be load-related.
+    """
     key = (x, y) if x <= y else (y, x)
     hit = _cache_get(key)
     if hit is not None:
         return hit
-    sentinel = object()
     budget = max(timeout - 0.25, 0.8 * timeout)  # in-worker alarm; the pipe wait is the hard cap
-    res = _worker.call(
-        {"op": "equiv", "a": key[0], "b": key[1], "budget": budget}, timeout, sentinel
-    )
-    if res is sentinel:
-        return False  # timeout / crash: "not equal", and not cached (may be load-related)
+    msg = {"op": "equiv", "a": key[0], "b": key[1], "budget": budget}
+    res = _worker.call(msg, timeout, None)
+    if res is None:
+        return None
     out = bool(res)
     _cache_put(key, out)
     return out
@@ -115,6 +120,6 @@ def is_equiv(a: str | None, b: str | None, *, timeout: float = DEFAULT_TIMEOUT) 
         fast = fast_decision(ca, cb)
         if fast is not None:
             return fast
-        return symbolic_equiv(ca.clean, cb.clean, timeout)
+        return bool(symbolic_call(ca.clean, cb.clean, timeout))
     except Exception:
         return False

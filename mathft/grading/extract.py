@@ -17,34 +17,35 @@ _PRM_INLINE_RE = re.compile(r"^#[ \t]*Answer[ \t]*:?[ \t]*(\S[^\n]*)$", re.M)
 _GSM_RE = re.compile(r"####[ \t]*([^\n]*\S)")
 
 
-def _match_braces(text: str, start: int) -> int | None:
-    """Index just past the ``}`` closing the ``{`` at ``start``; None if unbalanced."""
-    depth = 0
-    i = start
-    n = len(text)
+def _brace_pairs(text: str) -> dict[int, int]:
+    """Map each '{' index to the index just past its matching '}' (one linear pass)."""
+    pairs: dict[int, int] = {}
+    stack: list[int] = []
+    i, n = 0, len(text)
     while i < n:
         c = text[i]
         if c == "\\":  # skip escaped chars such as \{ \}
             i += 2
             continue
         if c == "{":
-            depth += 1
-        elif c == "}":
-            depth -= 1
-            if depth == 0:
-                return i + 1
+            stack.append(i)
+        elif c == "}" and stack:
+            pairs[stack.pop()] = i + 1
         i += 1
-    return None
+    return pairs
 
 
 def last_boxed(text: str) -> str | None:
     """Content of the last well-formed ``\\boxed``/``\\fbox`` in ``text`` (None if none)."""
+    pairs: dict[int, int] | None = None
     for m in reversed(list(_BOX_RE.finditer(text))):
         j = m.end()
         while j < len(text) and text[j] in " \t":
             j += 1
         if j < len(text) and text[j] == "{":
-            end = _match_braces(text, j)
+            if pairs is None:
+                pairs = _brace_pairs(text)
+            end = pairs.get(j)
             if end is None:
                 continue  # unbalanced: try an earlier box
             content = text[j + 1 : end - 1].strip()
