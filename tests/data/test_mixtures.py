@@ -38,7 +38,11 @@ def test_math_mixture_follows_the_split() -> None:
 def test_prm800k_and_union() -> None:
     sp = math_split(seed=0)
     ptr, pva = build_ssft_examples("prm800k", "train"), build_ssft_examples("prm800k", "val")
-    assert len(ptr) + len(pva) == 794  # every kept phase-1 solution, none lost
+    from mathft.data.prm800k import prm800k_examples
+
+    kept, _ = prm800k_examples("stepwise")
+    assert {e.uid for e in ptr} | {e.uid for e in pva} == {e.uid for e in kept}  # none lost
+    assert 0 < len(pva) < len(ptr) / 5  # ~1,000/12,000 of the problems are validation
     assert {e.uid for e in pva} <= sp.uids("val") and {e.uid for e in ptr} <= sp.uids("train")
     assert all(e.style == "prm800k" and "# Answer" in e.solution for e in ptr)
     union = build_ssft_examples("math_prm800k", "train")
