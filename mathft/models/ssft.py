@@ -37,6 +37,17 @@ MODEL_DEFAULTS: dict[str, Any] = {
 }
 
 
+def _plain(x: Any) -> Any:
+    """Hydra/OmegaConf containers -> plain dicts/lists (picklable, YAML-able hyper-parameters)."""
+    try:
+        from omegaconf import DictConfig, ListConfig, OmegaConf
+    except ImportError:  # pragma: no cover - omegaconf comes with hydra
+        return x
+    if isinstance(x, (DictConfig, ListConfig)):
+        return OmegaConf.to_container(x, resolve=True)
+    return x
+
+
 def completion_loss_terms(logits: torch.Tensor, labels: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """Summed next-token CE over labelled positions, and their count (labels aligned with inputs)."""
     shift_logits = logits[:, :-1, :].float()
@@ -97,13 +108,13 @@ class SSFTModule(pl.LightningModule):
             self.save_hyperparameters(ignore=["model", "tokenizer"])
             self.model, self.tokenizer = model, tokenizer
         else:
-            cfg = {"name_or_path": model} if isinstance(model, str) else dict(model)
+            cfg = {"name_or_path": model} if isinstance(model, str) else dict(_plain(model))
             unknown = set(cfg) - set(MODEL_DEFAULTS) - {"max_length", "name"}
             if unknown:
                 raise ValueError(f"unknown model config keys {sorted(unknown)}; "
                                  f"known: {sorted(MODEL_DEFAULTS)}")
             cfg = {**MODEL_DEFAULTS, **cfg}
-            ft = dict(finetune) if finetune is not None else {"method": "full"}
+            ft = dict(_plain(finetune)) if finetune is not None else {"method": "full"}
             self.save_hyperparameters({
                 "model": cfg, "finetune": ft, "lr": lr, "weight_decay": weight_decay,
                 "warmup_steps": warmup_steps, "warmup_ratio": warmup_ratio,

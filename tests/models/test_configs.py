@@ -1,0 +1,40 @@
+"""conf/model and conf/finetune compose and are accepted by SSFTModule/the loader."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from hydra import compose, initialize_config_dir
+from omegaconf import OmegaConf
+
+from mathft.models.ssft import MODEL_DEFAULTS
+
+CONF = Path(__file__).resolve().parents[2] / "conf"
+MODELS = sorted(p.stem for p in (CONF / "model").glob("*.yaml"))
+
+
+@pytest.mark.parametrize("name", MODELS)
+def test_model_config_keys(name):
+    with initialize_config_dir(str(CONF), version_base="1.3"):
+        cfg = compose(config_name=None, overrides=[f"+model={name}", "+finetune=lora"])
+    model = OmegaConf.to_container(cfg.model)
+    assert set(model) <= set(MODEL_DEFAULTS) | {"max_length", "name"}
+    assert model["name_or_path"] and model["max_length"] > 0
+    assert cfg.finetune.method == "lora" and cfg.finetune.r > 0
+
+
+def test_expected_configs_present():
+    assert {"smollm2_135m", "gemma3_270m", "qwen2_5_0_5b", "qwen2_5_1_5b", "qwen2_5_7b",
+            "llama3_8b", "tiny"} <= set(MODELS)
+    assert {p.stem for p in (CONF / "finetune").glob("*.yaml")} >= {"full", "lora"}
+
+
+def test_tiny_config_builds_module():
+    from mathft.models.ssft import SSFTModule
+
+    with initialize_config_dir(str(CONF), version_base="1.3"):
+        cfg = compose(config_name=None, overrides=["+model=tiny", "+finetune=full"])
+    module = SSFTModule(cfg.model, cfg.finetune)
+    assert module.hparams["model"]["name_or_path"] == "tiny"
+    assert isinstance(module.hparams["model"], dict)  # plain containers in checkpoints
