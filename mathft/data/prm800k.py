@@ -31,7 +31,8 @@ from mathft.grading import extract_answer, is_equiv
 from mathft.records import Problem, SolutionExample
 
 __all__ = [
-    "ConversionReport", "Trajectory", "convert_trajectories", "math_index", "prm800k_examples",
+    "ConversionReport", "Trajectory", "conversion_report", "convert_trajectories", "math_index",
+    "prm800k_examples",
     "raw_trajectories", "stepwise_trajectories",
 ]
 
@@ -238,3 +239,15 @@ def prm800k_examples(
         raise DataError(f"unknown PRM800K format {fmt!r}", field="prm800k_format",
                         hint="use 'stepwise' or 'raw'")
     return convert_trajectories(trajs, min_rating=min_rating)
+
+
+def conversion_report() -> dict[str, Any]:
+    """Conversion counts of every shipped PRM800K file (for logs and the report)."""
+    out = {}
+    for split in ("train", "test"):
+        name = f"phase1_{split}.stepwise"
+        _, rep = convert_trajectories(
+            stepwise_trajectories(read_prm800k_stepwise(split), name))
+        out[name] = rep.to_dict()
+    out["raw_samples"] = prm800k_examples("raw")[1].to_dict()
+    return out
