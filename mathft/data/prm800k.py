@@ -174,6 +174,7 @@ def convert_trajectories(
     min_rating: int = 0,
     index: dict[str, Problem] | None = None,
     test_keys: frozenset[str] | None = None,
+    equiv_timeout: float = 30.0,
 ) -> tuple[list[SolutionExample], ConversionReport]:
     """Filter trajectories into one PRM800K-style :class:`SolutionExample` per problem.
 
@@ -181,7 +182,10 @@ def convert_trajectories(
     chosen step rated < ``min_rating``), ``no_ground_truth`` (neither the record nor the
     MATH index gives one), ``wrong_answer`` (not ``is_equiv`` to the ground truth),
     ``duplicate_problem`` (a problem already has a kept solution: the first one in input
-    order wins), then ``math500`` (normalized text is a test problem).
+    order wins), then ``math500`` (normalized text is a test problem). ``equiv_timeout``
+    is generous on purpose: a timed-out comparison counts as "not equal", and the grader's
+    first symbolic call (worker start, sympy import) can take seconds on a loaded machine,
+    which would make the data set depend on machine load.
     """
     index = math_index() if index is None else index
     test_keys = math500_keys() if test_keys is None else test_keys
@@ -203,7 +207,7 @@ def convert_trajectories(
         if truth is None:
             rep.dropped["no_ground_truth"] += 1
             continue
-        if not is_equiv(extract_answer(t.steps[-1]), truth):
+        if not is_equiv(extract_answer(t.steps[-1]), truth, timeout=equiv_timeout):
             rep.dropped["wrong_answer"] += 1
             continue
         if key in kept:
