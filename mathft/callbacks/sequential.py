@@ -36,6 +36,7 @@ from __future__ import annotations
 
 import logging
 import math
+import random
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from itertools import islice
@@ -158,6 +159,48 @@ class SequentialStages(pl.Callback):
         self._loaders: dict[int, DataLoader] = {}
         self._trainer: pl.Trainer | None = None
         self._module: Any = None
+
+    @classmethod
+    def from_config(
+        cls,
+        cfg: Mapping[str, Any],
+        *,
+        tokenizer: Any,
+        generator_data: LoaderSource,
+        train_problems: Sequence[Problem],
+        objective: Any = None,
+        prompt_fn: Callable[[Problem], str] = default_prompt,
+    ) -> SequentialStages:
+        """Build from ``conf/stages/sequential.yaml`` (a plain mapping: ``OmegaConf.to_container``).
+
+        ``train_problems``: the training split; ``candidates.num_problems`` of them (seeded
+        subset) are sampled. ``objective``: the ``objective`` config group (sets whether the
+        evaluator data are pointwise examples or pairs).
+        """
+        known = {"mode", "stages", "candidates", "evaluator_data", "export", "seed", "doc"}
+        extra = set(cfg) - known
+        if extra:
+            raise ValueError(f"stages config: unknown keys {sorted(extra)}; known: {sorted(known)}")
+        seed = int(cfg.get("seed", 0))
+        cand_cfg, ev_cfg = cfg.get("candidates"), dict(cfg.get("evaluator_data") or {})
+        candidates = evaluator_data = None
+        if cand_cfg is not None and any(s.get("kind") == "evaluator" for s in cfg["stages"]):
+            probs = sorted(train_problems, key=lambda p: p.uid)
+            random.Random(int(cand_cfg.get("problem_seed", 0))).shuffle(probs)
+            n = cand_cfg.get("num_problems")
+            probs = probs[: int(n)] if n is not None else probs
+            if not probs:
+                raise ValueError("candidates: no training problems to sample")
+            candidates = CandidateSampling(
+                probs, SamplingParams.from_mapping(cand_cfg.get("sampling") or {}),
+                store=cand_cfg.get("store", "candidates/stage1.jsonl"), prompt_fn=prompt_fn,
+                model_id=cand_cfg.get("model_id", "sequential/stage1"))
+            evaluator_data = evaluator_loader_factory(tokenizer, probs, objective=objective,
+                                                      seed=seed, **ev_cfg)
+        export = cfg.get("export") or {}
+        return cls(cfg["stages"], generator_data, evaluator_data, candidates,
+                   export_dir=export.get("dir"), merge_lora=bool(export.get("merge_lora", True)),
+                   seed=seed)
 
     # --- plan ---------------------------------------------------------------------------------
     @property

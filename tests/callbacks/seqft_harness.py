@@ -15,18 +15,14 @@ from typing import Any
 
 import pytorch_lightning as pl
 import torch
+from omegaconf import OmegaConf
 from pytorch_lightning.callbacks import ModelCheckpoint
 from pytorch_lightning.loggers import CSVLogger
 
-from mathft.callbacks.sequential import (
-    CandidateSampling,
-    SequentialStages,
-    evaluator_loader_factory,
-)
+from mathft.callbacks.sequential import SequentialStages
 from mathft.data.datamodule import SSFTDataModule
 from mathft.models.multitask import MultiTaskModule
 from mathft.records import Problem, SolutionExample
-from mathft.sampling.engine import SamplingParams
 
 N_PROBLEMS, N_SAMPLES = 3, 4
 
@@ -67,6 +63,10 @@ class Recorder(pl.Callback):
             os.fsync(f.fileno())
 
 
+class StopRun(RuntimeError):
+    """Raised by :class:`StopAt` to interrupt a run in-process."""
+
+
 class StopAt(pl.Callback):
     """Interrupts the run at the start of optimizer step ``step`` (``kill``: SIGKILL itself)."""
 
@@ -77,12 +77,30 @@ class StopAt(pl.Callback):
         if trainer.global_step == self.step:
             if self.kill:
                 os.kill(os.getpid(), 9)
-            raise KeyboardInterrupt(f"test stop at step {self.step}")
+            raise StopRun(f"test stop at step {self.step}")
+
+
+CONF = Path(__file__).resolve().parents[2] / "conf" / "stages" / "sequential.yaml"
+
+
+def stage_config(steps: tuple[int, int, int] = (3, 3, 2), joint_alpha: float = 0.0,
+                 stage3_epochs: float | None = None) -> dict[str, Any]:
+    """conf/stages/sequential.yaml scaled down to a tiny run."""
+    cfg = OmegaConf.to_container(OmegaConf.load(CONF), resolve=True)
+    for st, n in zip(cfg["stages"], steps):
+        st["steps"] = n
+    cfg["stages"][1]["joint_alpha"] = joint_alpha
+    if stage3_epochs:
+        cfg["stages"][2].update(steps=None, epochs=stage3_epochs)
+    cfg["candidates"].update(num_problems=N_PROBLEMS)
+    cfg["candidates"]["sampling"].update(n=N_SAMPLES, max_new_tokens=12)
+    cfg["evaluator_data"].update(n_per_problem=N_SAMPLES, batch_size=2, max_length=96)
+    return cfg
 
 
 def build(root: str | Path, steps: tuple[int, int, int] = (3, 3, 2), objective: str = "xent",
           joint_alpha: float = 0.0, callbacks: list[Any] = (), accumulate: int = 1,
-          stage3_epochs: float | None = None):
+          stage3_epochs: float | None = None, pre_callbacks: list[Any] = ()):
     """(trainer, module, SequentialStages) for a tiny 3-stage run under ``root``."""
     root = Path(root)
     pl.seed_everything(0, verbose=False)
@@ -90,30 +108,17 @@ def build(root: str | Path, steps: tuple[int, int, int] = (3, 3, 2), objective: 
                              objective=objective)
     tok = module.tokenizer
     dm = SSFTDataModule(tok, train=examples(), batch_size=2, max_length=96, seed=0)
-    probs = problems()
-    third: dict[str, Any] = {"name": "generator2", "kind": "generator"}
-    third.update({"epochs": stage3_epochs} if stage3_epochs else {"steps": steps[2]})
-    stages = SequentialStages(
-        stages=[{"name": "generator1", "kind": "generator", "steps": steps[0]},
-                {"name": "evaluator", "kind": "evaluator", "steps": steps[1],
-                 "joint_alpha": joint_alpha},
-                third],
-        generator_data=dm.train_dataloader,
-        evaluator_data=evaluator_loader_factory(tok, probs, objective=objective,
-                                                n_per_problem=N_SAMPLES, batch_size=2,
-                                                max_length=96, seed=0),
-        candidates=CandidateSampling(probs, SamplingParams(n=N_SAMPLES, max_new_tokens=12,
-                                                           batch_size=8, seed=0),
-                                     store="candidates/stage1.jsonl"),
-        export_dir="generator",
-    )
+    cfg = stage_config(steps, joint_alpha, stage3_epochs)
+    stages = SequentialStages.from_config(cfg, tokenizer=tok, generator_data=dm.train_dataloader,
+                                          train_problems=problems(), objective=objective)
     ckpt = ModelCheckpoint(dirpath=root / "ckpt", every_n_train_steps=1, save_last=True,
                            save_top_k=0)
     trainer = pl.Trainer(
         default_root_dir=str(root), accelerator="cpu", devices=1, max_steps=-1,
         accumulate_grad_batches=accumulate, logger=CSVLogger(str(root), name="logs", version=0),
         enable_progress_bar=False, enable_model_summary=False, num_sanity_val_steps=0,
-        callbacks=[Recorder(root / "batches.jsonl"), stages, ckpt, *callbacks],
+        log_every_n_steps=1,
+        callbacks=[Recorder(root / "batches.jsonl"), *pre_callbacks, stages, ckpt, *callbacks],
     )
     return trainer, module, stages
 
