@@ -19,6 +19,7 @@ again at an empty ``responses`` prefix.
 from __future__ import annotations
 
 import hashlib
+import re
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -27,16 +28,26 @@ from typing import Any
 from mathft.data.errors import DataError
 from mathft.data.sources import StepRow, read_math, read_prm800k_raw, read_prm800k_stepwise
 from mathft.data.splits import math500_keys, normalize_problem_text
-from mathft.grading import extract_answer, is_equiv
+from mathft.grading import is_equiv
 from mathft.records import Problem, SolutionExample
 
 __all__ = [
-    "ConversionReport", "Trajectory", "conversion_report", "convert_trajectories", "math_index",
-    "prm800k_examples",
-    "raw_trajectories", "stepwise_trajectories",
+    "ConversionReport", "Trajectory", "conversion_report", "convert_trajectories", "final_answer",
+    "math_index", "prm800k_examples", "raw_trajectories", "stepwise_trajectories",
 ]
 
 ANSWER_SEP = "\n\n# Answer\n\n"
+_ANSWER_LINE = re.compile(r"(?:^|\n)#[ \t]*Answer[ \t]*\n\s*(\S[^\n]*)\s*$")
+
+
+def final_answer(text: str) -> str | None:
+    """The PRM800K final answer: the line after the closing ``# Answer`` marker.
+
+    Not :func:`mathft.grading.extract_answer`, which prefers the last ``\\boxed{}``: PRM800K
+    steps sometimes box something else (``\\boxed{C}`` then ``# Answer\n\n6``).
+    """
+    m = _ANSWER_LINE.search(text.rstrip())
+    return m.group(1).strip() if m else None
 
 
 @dataclass(frozen=True)
@@ -207,7 +218,7 @@ def convert_trajectories(
         if truth is None:
             rep.dropped["no_ground_truth"] += 1
             continue
-        if not is_equiv(extract_answer(t.steps[-1]), truth, timeout=equiv_timeout):
+        if not is_equiv(final_answer(t.steps[-1]), truth, timeout=equiv_timeout):
             rep.dropped["wrong_answer"] += 1
             continue
         if key in kept:
