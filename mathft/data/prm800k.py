@@ -6,7 +6,10 @@ answer (``finish_reason == "solution"``), every chosen step is rated >= ``min_ra
 answer is equivalent to the ground truth (:func:`mathft.grading.is_equiv`). The trajectory
 follows ``chosen_completion`` at each step, or ``human_completion`` where the labeler wrote
 one. Steps are joined by newlines; the last one ends with ``# Answer\\n\\n<answer>``.
-MATH500 problems are removed (by normalized text) after the quality filters.
+MATH500 problems are removed (by normalized text) after the quality filters. The ground
+truth and ``uid`` come from MATH (matched by normalized problem text), so a PRM800K
+example shares its uid with the MATH example of the same problem; ``source`` tells them
+apart. Problems outside MATH get ``prm800k/<sha1 of the text>``.
 
 Two inputs: the official raw jsonl (one record per labeled trajectory) and the derived
 stepwise parquet (one row per rated candidate step). In the parquet the chosen trajectory
