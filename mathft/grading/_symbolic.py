@@ -81,10 +81,23 @@ def _first(parsed: list) -> Any:
     return parsed[0] if parsed else None
 
 
+def _shape(x: Any) -> str:
+    """Coarse answer shape: a set / list never equals an ordered pair or an interval."""
+    import sympy
+
+    if isinstance(x, sympy.FiniteSet):
+        return "set"
+    if isinstance(x, (sympy.Interval, sympy.Tuple, tuple)):
+        return "ordered"
+    return "other"
+
+
 def equal_parsed(pa: list, pb: list) -> bool:
     """Symmetric equality of two parsed answers."""
     from math_verify import verify
 
+    if _shape(_first(pa)) != _shape(_first(pb)):
+        return False
     exact = _exact_numbers(_first(pa), _first(pb))
     if exact is not None:
         return exact

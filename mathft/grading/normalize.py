@@ -74,7 +74,7 @@ def clean_latex(s: str) -> str:
     s = re.sub(r"\\(?:left|right|bigl|bigr|Bigl|Bigr|big|Big)(?![a-zA-Z])\s*", "", s)
     s = s.replace("\\lbrace", "\\{").replace("\\rbrace", "\\}")
     s = s.replace("\\displaystyle", "").replace("\\mathrm{~}", "")
-    s = s.strip("$ ").strip()
+    s = s.strip("$ ").strip().rstrip(".").strip()
     s = re.sub(r"^\\\[|\\\]$", "", s).strip()
     s = re.sub(r"^\\\(|\\\)$", "", s).strip()
     # units (\text{ cm}^2, "5 cm") and degrees / percent / dollars

@@ -1,0 +1,210 @@
+"""Benchmark: mathft.grading vs pairwise Math-Verify, on MATH500-derived answer sets.
+
+1. Clustering: for each of P problems, 64 answers built from the MATH500 gold answer
+   (equivalent rewrites such as \\frac12 / 0.5 / \\dfrac{1}{2}, wrong answers taken from
+   other problems or perturbed, and None). cluster_answers vs pairwise Math-Verify
+   (verify(parse(a), parse(b)) in both directions, connected components). Reports time,
+   time ratio, fraction of problems with identical partitions and pairwise agreement.
+2. Equivalence: is_equiv vs Math-Verify on a labelled set of (gold, candidate) pairs
+   (generated rewrites/wrong answers, plus hand-labelled traps): time and accuracy.
+
+Run: .venv/bin/python benchmarks/grading.py [--problems 20] [--seed 0]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import lzma
+import random
+import time
+from fractions import Fraction
+from pathlib import Path
+
+import mathft
+from mathft.grading import cluster_answers, is_equiv
+from mathft.grading.normalize import normalize_answer, parse_number
+
+FILES = Path(mathft.__file__).parent / "data" / "files"
+
+TRAPS = [  # (a, b, label): hand-labelled hard cases
+    ("\\frac{1}{2004!}", "\\frac{1}{2006!}", False),
+    ("0.5", "5", False),
+    ("(1,2)", "(2,1)", False),
+    ("[1,2)", "(1,2]", False),
+    ("\\{1,2\\}", "(1,2)", False),
+    ("\\frac{1}{3}", "0.333", False),
+    ("2^{100}", "1267650600228229401496703205377", False),
+    ("\\infty", "-\\infty", False),
+    ("\\text{(A)}", "A", True),
+    ("0.\\overline{3}", "\\frac13", True),
+    ("\\$1,250", "1250", True),
+    ("30^\\circ", "30", True),
+    ("12\\text{ cm}^2", "12", True),
+    ("x \\in [-2,7]", "[-2,7]", True),
+    ("52_8", "52", True),
+    ("\\text{Monday}", "monday", True),
+    ("1{,}000{,}000", "1000000", True),
+    ("10,\\!080", "10080", True),
+]
+
+
+def _load(name: str) -> list[dict]:
+    with lzma.open(FILES / name, "rt", encoding="utf-8") as f:
+        return [json.loads(line) for line in f]
+
+
+def _frac_tex(v: Fraction, style: str) -> str:
+    sign = "-" if v < 0 else ""
+    p, q = abs(v.numerator), v.denominator
+    if style == "dfrac":
+        return f"{sign}\\dfrac{{{p}}}{{{q}}}"
+    if style == "slash":
+        return f"{sign}{p}/{q}"
+    if style == "short" and p < 10 and q < 10:
+        return f"{sign}\\frac{p}{q}"
+    return f"{sign}\\frac{{{p}}}{{{q}}}"
+
+
+def equivalent_variants(gold: str) -> list[str]:
+    """Realistic equivalent rewrites of a gold answer, as models write them."""
+    out = [gold, gold.replace(" ", ""), f"${gold}$", gold + ".", gold.replace("\\frac", "\\dfrac")]
+    out.append(gold.replace("(", "\\left(").replace(")", "\\right)"))
+    v = parse_number(normalize_answer(gold))
+    if v is not None:
+        if v.denominator == 1:
+            n = v.numerator
+            out += [f"{n}.0", f"x = {n}", f"{n} \\text{{ units}}"]
+            if abs(n) >= 1000:
+                out.append(f"{n:,}")
+        else:
+            out += [_frac_tex(v, s) for s in ("dfrac", "slash", "short", "plain")]
+            if (v * 10**6).denominator == 1:
+                out.append(str(float(v)))
+    else:
+        out.append(gold.replace("\\sqrt{", "\\sqrt {"))
+    return out
+
+
+def wrong_variants(gold: str, others: list[str], rng: random.Random) -> list[str]:
+    out = rng.sample(others, 6)
+    v = parse_number(normalize_answer(gold))
+    if v is not None:
+        out += [str(v + 1), str(-v) if v else "1", str(v * 10), str(float(v) + 0.5)]
+    return out
+
+
+def build_sets(rows: list[dict], n_problems: int, rng: random.Random) -> list[list[str | None]]:
+    golds = [r["answer"] for r in rows]
+    sets = []
+    for r in rng.sample(rows, n_problems):
+        eq, wr = equivalent_variants(r["answer"]), wrong_variants(r["answer"], golds, rng)
+        answers: list[str | None] = []
+        for _ in range(64):
+            u = rng.random()
+            answers.append(rng.choice(eq) if u < 0.5 else rng.choice(wr) if u < 0.88 else None)
+        sets.append(answers)
+    return sets
+
+
+def mv_pairwise_clusters(answers: list[str | None]) -> list[int | None]:
+    """Reference: pairwise Math-Verify (both directions), connected components."""
+    from math_verify import parse, verify
+
+    parsed = [parse(f"${a}$") if a is not None else None for a in answers]
+    parent = list(range(len(answers)))
+
+    def find(i: int) -> int:
+        while parent[i] != i:
+            i = parent[i]
+        return i
+
+    for i in range(len(answers)):
+        for j in range(i):
+            if parsed[i] is None or parsed[j] is None or find(i) == find(j):
+                continue
+            if verify(parsed[j], parsed[i]) and verify(parsed[i], parsed[j]):
+                parent[find(i)] = find(j)
+    roots = [find(i) if parsed[i] is not None else None for i in range(len(answers))]
+    return roots  # labels only compared as partitions
+
+
+def _same_pairs(ids: list) -> set[tuple[int, int]]:
+    return {
+        (i, j) for i in range(len(ids)) for j in range(i) if ids[i] is not None and ids[i] == ids[j]
+    }
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    ap.add_argument("--problems", type=int, default=20)
+    ap.add_argument("--pairs", type=int, default=300, help="generated labelled pairs")
+    ap.add_argument("--seed", type=int, default=0)
+    args = ap.parse_args()
+    rng = random.Random(args.seed)
+    rows = _load("math500_test.jsonl.xz")
+    sets = build_sets(rows, args.problems, rng)
+    is_equiv("x+1", "1+x")  # start the worker outside the timed region (one-off ~2 s)
+
+    t = time.perf_counter()
+    ours = [cluster_answers(s) for s in sets]
+    t_ours = time.perf_counter() - t
+    t = time.perf_counter()
+    ref = [mv_pairwise_clusters(s) for s in sets]
+    t_ref = time.perf_counter() - t
+    same_partition = sum(_same_pairs(a) == _same_pairs(b) for a, b in zip(ours, ref))
+    agree = total = 0
+    for a, b in zip(ours, ref):
+        sa, sb = _same_pairs(a), _same_pairs(b)
+        n = len(a)
+        total += n * (n - 1) // 2
+        agree += n * (n - 1) // 2 - len(sa ^ sb)
+    print(f"== clustering: {args.problems} MATH500 problems x 64 answers ==")
+    print(f"{'':24}{'mathft':>12}{'Math-Verify':>14}")
+    print(f"{'time (s)':24}{t_ours:12.2f}{t_ref:14.2f}   ratio MV/ours = {t_ref / t_ours:.1f}x")
+    print(
+        f"identical partitions: {same_partition}/{len(sets)}; "
+        f"pairwise agreement: {agree / total:.4f}"
+    )
+    shown: set[tuple[str, str]] = set()
+    for s_, a, b in zip(sets, ours, ref):
+        for i, j in sorted(_same_pairs(a) ^ _same_pairs(b)):
+            key = (str(s_[i]), str(s_[j]))
+            if key not in shown and len(shown) < 8:
+                shown.add(key)
+                print(f"  differ: {s_[i]!r} vs {s_[j]!r}: mathft={a[i] == a[j]} MV={b[i] == b[j]}")
+
+    # labelled pairs: gold vs equivalent rewrite (True) / wrong answer (False)
+    golds = [r["answer"] for r in rows]
+    labelled = [(a, b, lab) for a, b, lab in TRAPS]
+    for _ in range(args.pairs):
+        g = rng.choice(golds)
+        if rng.random() < 0.5:
+            labelled.append((g, rng.choice(equivalent_variants(g)), True))
+        else:
+            w = rng.choice(wrong_variants(g, golds, rng))
+            labelled.append((g, w, normalize_answer(w) == normalize_answer(g)))
+    from math_verify import parse, verify
+
+    t = time.perf_counter()
+    ours_l = [is_equiv(a, b) for a, b, _ in labelled]
+    t_o = time.perf_counter() - t
+    t = time.perf_counter()
+    mv_l = [bool(verify(parse(f"${a}$"), parse(f"${b}$"))) for a, b, _ in labelled]
+    t_m = time.perf_counter() - t
+    acc_o = sum(o == lab for o, (_, _, lab) in zip(ours_l, labelled)) / len(labelled)
+    acc_m = sum(m == lab for m, (_, _, lab) in zip(mv_l, labelled)) / len(labelled)
+    trap_o = sum(o == lab for o, (_, _, lab) in zip(ours_l, TRAPS))
+    trap_m = sum(m == lab for m, (_, _, lab) in zip(mv_l, TRAPS))
+    print(f"== equivalence: {len(labelled)} labelled pairs ({len(TRAPS)} hand-labelled traps) ==")
+    print(f"{'':24}{'mathft':>12}{'Math-Verify':>14}")
+    print(f"{'time (s)':24}{t_o:12.2f}{t_m:14.2f}")
+    print(f"{'accuracy':24}{acc_o:12.4f}{acc_m:14.4f}")
+    print(f"{'traps correct':24}{trap_o:12d}{trap_m:14d}  (of {len(TRAPS)})")
+    wrong = [(a, b, lab) for o, (a, b, lab) in zip(ours_l, labelled) if o != lab]
+    for a, b, lab in wrong[:10]:
+        print(f"  mathft wrong: {a!r} vs {b!r} (label {lab})")
+
+
+if __name__ == "__main__":
+    main()
