@@ -90,7 +90,7 @@ def wrong_variants(gold: str, others: list[str], rng: random.Random) -> list[str
     out = rng.sample(others, 6)
     v = parse_number(normalize_answer(gold))
     if v is not None:
-        out += [str(v + 1), str(-v) if v else "1", str(v * 10), str(float(v) + 0.5)]
+        out += [str(v + 1), str(-v) if v else "1", str(v * 10) if v else "2", str(float(v) + 0.5)]
     return out
 
 

@@ -25,7 +25,7 @@ __all__ = [
 ]
 
 DEFAULT_TIMEOUT = 5.0
-REL_TOL = 1e-6  # numeric tolerance for decimals; exact Fractions compare exactly first
+REL_TOL = 1e-12  # float-printing noise only (0.30000000000000004); never 1e10 + 1
 
 _TEXT_RE = re.compile(r"[a-z][a-z ,'-]*[a-z]")  # normalized word answers ("monday", "no")
 _WORD_RE = re.compile(r"[a-z]{3,}")

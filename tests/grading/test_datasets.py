@@ -10,10 +10,12 @@ from __future__ import annotations
 
 import json
 import lzma
+from fractions import Fraction
 from pathlib import Path
 
 import mathft
 from mathft.grading import extract_answer, is_equiv, normalize_answer
+from mathft.grading.normalize import parse_number
 
 FILES = Path(mathft.__file__).parent / "data" / "files"
 
@@ -91,3 +93,39 @@ def test_gsm8k_reference_answers() -> None:
         got = extract_answer(r["answer"])
         assert got == gold
         assert is_equiv(got, gold.replace(",", ""))
+
+
+def _rewrites(gold: str) -> tuple[list[str], list[str]]:
+    """Equivalent rewrites and numeric traps of a gold answer, as models write them."""
+    same = [
+        gold.replace(" ", ""),
+        f"${gold}$",
+        gold + ".",
+        gold.replace("\\frac", "\\dfrac"),
+        gold.replace("(", "\\left(").replace(")", "\\right)"),
+    ]
+    diff: list[str] = []
+    v = parse_number(normalize_answer(gold))
+    if v is not None:
+        same += [f"\\frac{{{v.numerator}}}{{{v.denominator}}}", f"{v.numerator}/{v.denominator}"]
+        if v.denominator == 1:
+            same += [f"{v.numerator}.0", f"x = {v.numerator}", f"{v.numerator:,}"]
+        diff += [str(v + 1), str(v * 10 + 1), str(v + Fraction(1, 2)), str(-v - 1)]
+    return same, diff
+
+
+def test_math500_gold_rewrites_sweep() -> None:
+    rows = _load("math500_test.jsonl.xz")
+    fn = [
+        (r["answer"], s)
+        for r in rows
+        for s in _rewrites(r["answer"])[0]
+        if not is_equiv(r["answer"], s)
+    ]
+    fp = [
+        (r["answer"], d)
+        for r in rows
+        for d in _rewrites(r["answer"])[1]
+        if is_equiv(r["answer"], d)
+    ]
+    assert fn == [] and fp == [], (fn[:10], fp[:10])
