@@ -18,8 +18,6 @@ from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, fields
 from typing import Any
 
-from mathft.grading.extract import _match_braces as match_braces
-
 FINISH_REASONS = ("stop", "eos", "length")
 """``stop``: the answer closed (or a stop string appeared); ``eos``: end-of-sequence token;
 ``length``: ``max_new_tokens`` reached."""
@@ -116,11 +114,32 @@ _BOXED = re.compile(r"\\(?:boxed|fbox)[ \t]*(?=\{)")
 _ANSWER_LINE = re.compile(r"^#[ \t]*Answer[ \t]*:?[ \t]*\n(?:[ \t]*\n)*[ \t]*\S[^\n]*\n", re.M)
 
 
+def match_braces(text: str, start: int) -> int | None:
+    """Index just past the ``}`` closing the ``{`` at ``start``; None while unbalanced.
+
+    Backslash-escaped characters (``\\{``, ``\\}``) are skipped, as the grader does.
+    """
+    depth, i = 0, start
+    while i < len(text):
+        c = text[i]
+        if c == "\\":
+            i += 2
+            continue
+        if c == "{":
+            depth += 1
+        elif c == "}":
+            depth -= 1
+            if depth == 0:
+                return i + 1
+        i += 1
+    return None
+
+
 def answer_end(text: str) -> int | None:
     """Index just after the first closed final answer in ``text``, or None.
 
     Closed means a non-empty ``\\boxed{...}``/``\\fbox{...}`` whose braces balance (nested
-    braces allowed, ``\\{`` escapes skipped, the grader's own matcher), or a PRM800K
+    braces allowed, ``\\{`` escapes skipped as in :mod:`mathft.grading.extract`), or a PRM800K
     ``# Answer`` line followed by a non-blank answer line ended by its newline.
     """
     ends = []

@@ -28,31 +28,54 @@ from mathft.sampling.engine import (
 
 
 class PerRowSampler(LogitsProcessor):
-    """Temperature + top-p (nucleus) sampling with one generator per row.
+    """Temperature + top-p (nucleus) sampling with one generator per row (Gumbel-max).
 
+    Each step draws one Gumbel noise vector per row from the row's own generator and
+    takes ``argmax(logits / T + noise)`` over the nucleus: an exact sample of the
+    truncated softmax that, unlike CDF inversion, only flips under near-exact logit ties,
+    so the draw is stable against the tiny numeric differences between batch shapes.
+    The nucleus is found among the ``top_k_hint`` most likely tokens when they hold
+    ``top_p`` of the mass (the usual case for a trained model), else by a full sort.
     Returns scores that are ``-inf`` everywhere but the drawn token, so greedy selection
     in ``generate`` picks exactly the draw.
     """
 
-    def __init__(self, seeds: Sequence[int], temperature: float, top_p: float, device: Any):
+    def __init__(
+        self,
+        seeds: Sequence[int],
+        temperature: float,
+        top_p: float,
+        device: Any,
+        top_k_hint: int = 256,
+    ):
         self.gens = [torch.Generator(device=device).manual_seed(int(s)) for s in seeds]
         self.temperature = temperature
         self.top_p = top_p
+        self.top_k_hint = top_k_hint
+
+    def _nucleus(self, probs: torch.Tensor, top_vals: torch.Tensor, top_idx: torch.Tensor):
+        """Token ids of the smallest most-likely set with mass >= top_p."""
+        if top_vals.sum() < self.top_p:
+            top_vals, top_idx = probs.sort(descending=True)
+        keep = int(((top_vals.cumsum(0) - top_vals) < self.top_p).sum())
+        return top_idx[: max(keep, 1)]
 
     def __call__(self, input_ids: torch.LongTensor, scores: torch.FloatTensor) -> torch.FloatTensor:
         logits = scores.float() / self.temperature
         if self.top_p < 1.0:
-            sorted_logits, sorted_idx = torch.sort(logits, descending=True, dim=-1)
-            probs = sorted_logits.softmax(-1)
-            drop = probs.cumsum(-1) - probs > self.top_p  # keep the smallest set with mass >= top_p
-            sorted_logits = sorted_logits.masked_fill(drop, float("-inf"))
-            logits = torch.full_like(logits, float("-inf")).scatter(-1, sorted_idx, sorted_logits)
-        probs = logits.softmax(-1)
-        picks = torch.stack(
-            [torch.multinomial(probs[i], 1, generator=g)[0] for i, g in enumerate(self.gens)]
-        )
+            probs = logits.softmax(-1)
+            top_vals, top_idx = probs.topk(min(self.top_k_hint, probs.shape[-1]), dim=-1)
+            masked = torch.full_like(logits, float("-inf"))
+            for i in range(logits.shape[0]):
+                ids = self._nucleus(probs[i], top_vals[i], top_idx[i])
+                masked[i, ids] = logits[i, ids]
+            logits = masked
+        v = logits.shape[-1]
+        u = torch.stack([torch.rand(v, generator=g, device=logits.device) for g in self.gens])
+        gumbel = -torch.log(-torch.log(u.clamp_(min=1e-20, max=1 - 1e-7)))
+        picks = (logits + gumbel).argmax(-1)
         out = torch.full_like(scores, float("-inf"))
-        out.scatter_(-1, picks[:, None], 0.0)
+        out.scatter_(-1, picks.view(-1, 1), 0.0)
         return out
 
 

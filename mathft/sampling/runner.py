@@ -22,20 +22,10 @@ GradeFn = Callable[[str, "str | None"], "tuple[str | None, bool]"]
 
 
 def default_grader() -> GradeFn:
-    """``mathft.grading.grade`` (text, gold) -> (extracted answer, correct)."""
-    try:
-        from mathft.grading import grade
+    """``mathft.grading.grade``: (text, gold) -> (extracted answer, correct)."""
+    from mathft.grading import grade
 
-        return grade
-    except ImportError:  # grading package without the convenience wrapper
-        from mathft.grading.equivalence import is_equiv
-        from mathft.grading.extract import extract_answer
-
-        def grade(text: str, gold: str | None) -> tuple[str | None, bool]:
-            ans = extract_answer(text)
-            return ans, ans is not None and gold is not None and is_equiv(ans, gold)
-
-        return grade
+    return grade
 
 
 def default_prompt(problem: Problem) -> str:

@@ -171,7 +171,8 @@ class CandidateStore(_JsonlStore):
     """Sampled candidates, one :class:`~mathft.records.Candidate` per line.
 
     Pass ``config_hash`` (and ``model_id``, ``sampling``) when writing: the first open
-    writes the meta sidecar, later opens must match it. Opening without them reads only.
+    writes the meta sidecar, later opens must match it. Opened without a hash, the store
+    takes the sidecar's (appends must match it), or is read-only when there is none.
     """
 
     schema = CANDIDATE_SCHEMA

@@ -6,10 +6,13 @@ import importlib.util
 from pathlib import Path
 
 import pytest
+import torch
 from transformers import AutoTokenizer
 
 from mathft.models.tiny import build_tiny_model
 from mathft.records import Problem
+
+LOGIT_SCALE = 12.0
 
 
 def _smollm2_dir() -> str:
@@ -22,10 +25,10 @@ def _smollm2_dir() -> str:
 @pytest.fixture(scope="session")
 def tiny_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A saved tiny model + tokenizer directory (fast to load, also from subprocesses)."""
-    tok = AutoTokenizer.from_pretrained(
-        _smollm2_dir(), gguf_file="SmolLM2-135M-Instruct.Q4_1.gguf"
-    )
-    model = build_tiny_model(tok, seed=0)
+    tok = AutoTokenizer.from_pretrained(_smollm2_dir(), gguf_file="SmolLM2-135M-Instruct.Q4_1.gguf")
+    model = build_tiny_model(tok, seed=0, tie_word_embeddings=False)  # tied: degenerate greedy
+    with torch.no_grad():  # peaked next-token distributions, like a trained model's
+        model.lm_head.weight.mul_(LOGIT_SCALE)
     out = tmp_path_factory.mktemp("tiny")
     model.save_pretrained(out)
     tok.save_pretrained(out)
@@ -54,4 +57,6 @@ def engine(tiny_model, tok):
 @pytest.fixture
 def problems() -> list[Problem]:
     texts = ["What is $1+1$?", "Compute $\\frac{3}{4}+\\frac{1}{4}$.", "Solve $x^2=4$ for $x>0$."]
-    return [Problem(uid=f"test/p/{i}.json", problem=t, answer=str(i + 2)) for i, t in enumerate(texts)]
+    return [
+        Problem(uid=f"test/p/{i}.json", problem=t, answer=str(i + 2)) for i, t in enumerate(texts)
+    ]
