@@ -92,9 +92,26 @@ def _shape(x: Any) -> str:
     return "other"
 
 
+def _imaginary(parsed: list) -> list:
+    """Read the symbol ``i`` as the imaginary unit (MATH convention: 6-5i, 4+\\sqrt{-1})."""
+    import sympy
+
+    obj = parsed[0]
+    try:
+        syms = getattr(obj, "free_symbols", set())
+        i_syms = {x: sympy.I for x in syms if getattr(x, "name", None) == "i"}
+        if i_syms:
+            return [obj.xreplace(i_syms), *parsed[1:]]
+    except Exception:
+        pass
+    return parsed
+
+
 def equal_parsed(pa: list, pb: list) -> bool:
     """Symmetric equality of two parsed answers."""
     from math_verify import verify
+
+    pa, pb = _imaginary(pa), _imaginary(pb)
 
     if _shape(_first(pa)) != _shape(_first(pb)):
         return False

@@ -21,7 +21,8 @@ _UNIT_WORDS = (
     "days?|weeks?|months?|years?|dollars?|cents?|pounds?|lbs?|ounces?|oz|gallons?|liters?|"
     "mph|km/h|kg|grams?|g|percent|points?|people|students?|ways|cups?|pages?|mL|ml|L|"
     "calories|tiles|pieces?|boxes|marbles|apples|times|steps|rounds|games|handshakes|edges|"
-    "vertices|faces|triangles|numbers|integers|digits|values|solutions|rows|seats|coins"
+    "vertices|faces|triangles|numbers|integers|digits|values|solutions|rows|seats|coins|"
+    r"p\.m\.?|a\.m\.?|pm|am"
 )
 _TEXT_UNIT_RE = re.compile(
     r"\\(?:text|mbox|mathrm|textnormal|textrm)\s*\{\s*(?:" + _UNIT_WORDS + r")"
@@ -95,6 +96,7 @@ def clean_latex(s: str) -> str:
     if _THOUSANDS_RE.match(s.replace(" ", "")):
         s = s.replace(",", "").replace(" ", "")
     s = re.sub(r"^\(?([A-E])\)$", r"\1", s)  # (A) -> A
+    s = re.sub(r"^\(([A-E])\)\s+[A-Za-z][A-Za-z ,.'-]*$", r"\1", s)  # (D) a line -> D
     s = re.sub(r"^(\d+)_\{?\d+\}?$", r"\1", s)  # 52_8 -> 52 (the base is notation)
     return s
 

@@ -129,3 +129,39 @@ def test_math500_gold_rewrites_sweep() -> None:
         if is_equiv(r["answer"], d)
     ]
     assert fn == [] and fp == [], (fn[:10], fp[:10])
+
+
+# Real model answers (PRM800K phase 1 final steps) that are NOT equal to the MATH gold, each
+# checked by hand. Everything else (890 of 898 pairs) must grade equal.
+PRM800K_DIFFERENT = {
+    ("585000", "58,500"): "off by a factor of 10",
+    ("2\\sqrt{2}", "4"): "different number",
+    ("x + y - z - 1 = 0", "x + y - z + 1 = 0"): "different plane",
+    (
+        "\\begin{pmatrix} -3 \\\\ -1 \\\\ 0 \\end{pmatrix}",
+        "\\begin{pmatrix} 3 \\\\ 1 \\\\ -2 \\end{pmatrix}",
+    ): "different vector",
+    ("1,2", "(1, 2)"): "by design: a bare list never equals an ordered pair / interval",
+    ("\\frac{1}{10}", "-\\frac{1}{10}"): "sign",
+    ("(1, \\infty)", "[1,\\infty)"): "open vs closed endpoint",
+    ("5,-3", "-3"): "extra solution",
+}
+
+
+def test_prm800k_model_answers_vs_math_gold() -> None:
+    import pyarrow.parquet as pq
+
+    gold = {}
+    for name in ("math_train.jsonl.xz", "math_test.jsonl.xz"):
+        for r in _load(name):
+            gold[r["problem"].strip()] = extract_answer(r["solution"])
+    pairs = []
+    for split in ("test", "train"):
+        table = pq.read_table(FILES / f"prm800k_phase1_{split}.stepwise.parquet")
+        for r in table.to_pylist():
+            g = gold.get(r["instruction"].strip())
+            if r["is_solution"] and r["answer"] is not None and g is not None:
+                pairs.append((r["answer"], g))
+    assert len(pairs) == 898
+    different = {p for p in pairs if not is_equiv(*p)}
+    assert different == set(PRM800K_DIFFERENT)
