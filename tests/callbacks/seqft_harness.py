@@ -123,10 +123,16 @@ def build(root: str | Path, steps: tuple[int, int, int] = (3, 3, 2), objective: 
     return trainer, module, stages
 
 
-def run(root: str | Path, resume: bool = False, **kw: Any) -> tuple[Any, Any, Any]:
+def run(root: str | Path, resume: bool = False, val: bool = False,
+        **kw: Any) -> tuple[Any, Any, Any]:
+    """Fit (or resume from ``ROOT/ckpt/last.ckpt``); ``val``: SSFT validation data too."""
     trainer, module, stages = build(root, **kw)
     ckpt = Path(root) / "ckpt" / "last.ckpt"
-    trainer.fit(module, train_dataloaders=stages.train_dataloader(),
+    val_dl = None
+    if val:
+        dm = SSFTDataModule(module.tokenizer, val=examples(2), batch_size=2, max_length=96)
+        val_dl = dm.val_dataloader()
+    trainer.fit(module, train_dataloaders=stages.train_dataloader(), val_dataloaders=val_dl,
                 ckpt_path=str(ckpt) if resume else None)
     return trainer, module, stages
 

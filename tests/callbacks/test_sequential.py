@@ -181,14 +181,17 @@ def test_export_is_a_plain_generator_with_identical_logits(reference_run):
 
 
 def test_epoch_lengths_accumulation_and_joint_variant(tmp_path):
-    """Stage 3 in epochs (resolved when it starts), gradient accumulation, evaluator + a*MLE."""
+    """Stage 3 in epochs (resolved when it starts), gradient accumulation, evaluator + a*MLE,
+    generator validation at the end of every stage."""
     trainer, module, stages = run(tmp_path, steps=(2, 2, 0), accumulate=2, joint_alpha=0.5,
-                                  stage3_epochs=1.0)
+                                  stage3_epochs=1.0, val=True)
     per_pass = 3  # 6 SSFT examples, batch size 2
     assert stages.lengths == [2, 2, math.ceil(per_pass / 2)]
     assert trainer.global_step == sum(stages.lengths)
     rows = read_batches(tmp_path)
     assert [r["stage"] for r in rows] == [0] * 4 + [1] * 4 + [2] * 4  # 2 batches per step
+    val_steps = [int(m["step"]) for m in _metrics(tmp_path) if m.get("val/loss")]
+    assert val_steps == [1, 3, 5]  # the last step of each stage (0-based)
     metrics = [m for m in _metrics(tmp_path) if m.get("train/evaluator/mle")]
     assert len(metrics) == 2
     for m in metrics:
