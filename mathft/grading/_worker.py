@@ -120,26 +120,42 @@ class _Pool:
 
 
 _POOL = _Pool()
-atexit.register(_POOL.shutdown)
+atexit.register(lambda: _POOL.shutdown())
+
+
+def _after_fork_in_child() -> None:
+    """A forked child must not share the parent's worker pipes (or a lock held at fork)."""
+    global _POOL
+    _POOL = _Pool()
+
+
+os.register_at_fork(after_in_child=_after_fork_in_child)
 
 
 def call(msg: dict, timeout: float, default: Any) -> Any:
-    """Run ``msg`` in a worker within ``timeout`` s (plus one-off start-up); else ``default``."""
+    """Run ``msg`` in a worker within ``timeout`` s (plus one-off start-up); else ``default``.
+
+    Any failure, including KeyboardInterrupt mid-request, discards that worker, so a late
+    reply can never be read as the answer to a later request.
+    """
+    pool = _POOL
     try:
-        w = _POOL.acquire()
+        w = pool.acquire()
     except Exception:
         return default
     try:
         result = w.request(msg, timeout)
-    except Exception:
+    except BaseException as exc:
         w.kill()
         try:  # start the replacement now (Popen does not block) so the next call finds it warm
-            fresh: _Worker | None = _Worker()
+            fresh: _Worker | None = _Worker() if isinstance(exc, Exception) else None
         except Exception:
             fresh = None
-        _POOL.release(fresh)
+        pool.release(fresh)
+        if not isinstance(exc, Exception):
+            raise
         return default
-    _POOL.release(w)
+    pool.release(w)
     return result
 
 

@@ -7,6 +7,7 @@ answers) run in-process; only what they cannot decide goes to the symbolic worke
 
 from __future__ import annotations
 
+import os
 import re
 import threading
 from collections import OrderedDict
@@ -33,6 +34,15 @@ _CHOICE_RE = re.compile(r"[A-E]")
 _CACHE: OrderedDict[tuple[str, str], bool] = OrderedDict()
 _CACHE_MAX = 200_000
 _LOCK = threading.Lock()
+MIN_TIMEOUT = 0.2
+
+
+def _reset_lock() -> None:  # a lock held by another thread at fork time stays held in the child
+    global _LOCK
+    _LOCK = threading.Lock()
+
+
+os.register_at_fork(after_in_child=_reset_lock)
 
 
 class Canon:
@@ -97,6 +107,8 @@ def symbolic_call(x: str, y: str, timeout: float) -> bool | None:
     Returns None when the worker timed out or crashed (callers read it as "not equal");
     such outcomes are not cached, since they may be load-related.
     """
+    timeout = float(timeout)
+    timeout = min(max(timeout, MIN_TIMEOUT), 600.0) if timeout == timeout else DEFAULT_TIMEOUT
     key = (x, y) if x <= y else (y, x)
     hit = _cache_get(key)
     if hit is not None:

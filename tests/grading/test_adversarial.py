@@ -8,6 +8,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -124,3 +125,24 @@ def test_reflexive_and_symmetric(a: str | None, b: str | None) -> None:
     if a is not None:
         assert is_equiv(a, a, timeout=TIMEOUT)
     assert is_equiv(a, b, timeout=TIMEOUT) == is_equiv(b, a, timeout=TIMEOUT)
+
+
+def _forked_child(q) -> None:  # type: ignore[no-untyped-def]
+    q.put([is_equiv("x^2+2x+1", "(x+1)^2"), is_equiv("\\sqrt{8}", "3")])
+
+
+def test_fork_after_use_gets_own_worker() -> None:
+    assert is_equiv("(x+2)^2", "x^2+4x+4")  # parent pool now has a live worker
+    ctx = mp.get_context("fork")
+    q = ctx.Queue()
+    p = ctx.Process(target=_forked_child, args=(q,))
+    p.start()
+    assert q.get(timeout=120) == [True, False]
+    p.join(30)
+    assert is_equiv("(x+3)^2", "x^2+6x+9")  # parent's worker was not disturbed
+
+
+@pytest.mark.parametrize("t", [0.0, -1.0, float("nan"), float("inf"), 1e-9])
+def test_degenerate_timeouts(t: float) -> None:
+    assert is_equiv("\\frac12", "0.5", timeout=t)  # fast path ignores the timeout
+    assert isinstance(is_equiv("(x+1)^2", "x^2+2x+1", timeout=t), bool)
