@@ -166,13 +166,14 @@ def main() -> None:
         f"identical partitions: {same_partition}/{len(sets)}; "
         f"pairwise agreement: {agree / total:.4f}"
     )
-    shown: set[tuple[str, str]] = set()
-    for s_, a, b in zip(sets, ours, ref):
-        for i, j in sorted(_same_pairs(a) ^ _same_pairs(b)):
-            key = (str(s_[i]), str(s_[j]))
-            if key not in shown and len(shown) < 8:
-                shown.add(key)
-                print(f"  differ: {s_[i]!r} vs {s_[j]!r}: mathft={a[i] == a[j]} MV={b[i] == b[j]}")
+    for s_, a, b in zip(sets, ours, ref):  # one example per disagreeing problem
+        diff = sorted(_same_pairs(a) ^ _same_pairs(b))
+        if diff:
+            i, j = diff[0]
+            print(
+                f"  differ ({len(diff)} pairs), e.g. {s_[i]!r} vs {s_[j]!r}: "
+                f"mathft={a[i] == a[j]} MV={b[i] == b[j]}"
+            )
 
     # labelled pairs: gold vs equivalent rewrite (True) / wrong answer (False)
     golds = [r["answer"] for r in rows]

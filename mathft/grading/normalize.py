@@ -69,6 +69,7 @@ def clean_latex(s: str) -> str:
     s = s.strip()
     if len(s) > MAX_LEN:
         return s
+    s = re.sub(r"(?<=\d),\s*\\!\s*(?=\d{3})", ",", s)  # 11,\! 111 -> 11,111 (not a list)
     s = s.replace("\n", " ").replace("\\!", "").replace("\\,", "").replace("\\;", "")
     s = s.replace("\\:", "").replace("\\quad", " ").replace("\\qquad", " ").replace("~", " ")
     s = re.sub(r"\\[dt]frac", r"\\frac", s)
@@ -93,8 +94,8 @@ def clean_latex(s: str) -> str:
         m = _PREFIX_RE.match(s)
         if m and m.end() < len(s):
             s = s[m.end() :].strip()
-    if _THOUSANDS_RE.match(s.replace(" ", "")):
-        s = s.replace(",", "").replace(" ", "")
+    if _THOUSANDS_RE.match(s):  # "1,000" but not the list "1, 234"
+        s = s.replace(",", "")
     s = re.sub(r"^\(?([A-E])\)$", r"\1", s)  # (A) -> A
     s = re.sub(r"^\(([A-E])\)\s+[A-Za-z][A-Za-z ,.'-]*$", r"\1", s)  # (D) a line -> D
     s = re.sub(r"^(\d+)_\{?\d+\}?$", r"\1", s)  # 52_8 -> 52 (the base is notation)
