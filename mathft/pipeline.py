@@ -1,0 +1,24 @@
+"""Hydra entry point: one experiment cell end to end (``python -m mathft.pipeline``).
+
+    python -m mathft.pipeline experiment=smoke
+    python -m mathft.pipeline -m experiment=table2_ssft
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import hydra
+from omegaconf import DictConfig
+
+from mathft.runs.lifecycle import hydra_main
+from mathft.runs.pipeline import run_cell
+
+
+@hydra.main(config_path="../conf", config_name="pipeline", version_base="1.3")
+def main(cfg: DictConfig) -> Any:
+    return hydra_main(run_cell)(cfg)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,79 @@
+"""Step directories keyed by the hash of the config that produced them (DESIGN: data flow).
+
+Each pipeline step (SSFT generator, candidate store, evaluator, scores, metrics) writes into
+``<cache_root>/<step>/<hash>/``; the hash covers exactly the config that determines the
+step's output, including the keys of the steps it consumes. A sweep therefore reuses what
+an earlier sweep computed (one SSFT generator for several re-ranking cells). A step is
+complete when its ``DONE.json`` marker exists; an incomplete directory is resumed, never
+trusted.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from omegaconf import DictConfig, ListConfig, OmegaConf
+
+from mathft.io import atomic_write_json
+
+DONE = "DONE.json"
+KEY = "key.json"
+
+
+def to_plain(cfg: Any) -> Any:
+    """A config (OmegaConf or plain) as JSON-ready plain Python, interpolations resolved."""
+    if isinstance(cfg, DictConfig | ListConfig):
+        return OmegaConf.to_container(cfg, resolve=True)
+    if isinstance(cfg, Mapping):
+        return {str(k): to_plain(v) for k, v in cfg.items()}
+    if isinstance(cfg, list | tuple):
+        return [to_plain(v) for v in cfg]
+    return cfg
+
+
+def config_hash(cfg: Any, length: int = 12) -> str:
+    """Stable hash of a config: sha256 of its canonical JSON (sorted keys)."""
+    blob = json.dumps(to_plain(cfg), sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(blob.encode("utf-8")).hexdigest()[:length]
+
+
+@dataclass(frozen=True)
+class Step:
+    """One step's directory: ``root/<name>/<hash>``, its key config and completion marker."""
+
+    name: str
+    key: dict[str, Any]
+    dir: Path
+
+    @property
+    def hash(self) -> str:
+        return self.dir.name
+
+    @property
+    def done(self) -> bool:
+        return (self.dir / DONE).exists()
+
+    def mark_done(self, summary: Mapping[str, Any] | None = None) -> None:
+        """Record completion (atomically) with an optional summary of the outputs."""
+        atomic_write_json(self.dir / DONE, dict(summary or {}))
+
+    def summary(self) -> dict[str, Any]:
+        """The summary recorded by :meth:`mark_done` (empty if not done)."""
+        path = self.dir / DONE
+        return json.loads(path.read_text()) if path.exists() else {}
+
+
+def step(root: str | os.PathLike[str], name: str, key: Any) -> Step:
+    """The step directory for ``key`` (created, with its key written for inspection)."""
+    plain = to_plain(key)
+    d = Path(root) / name / config_hash(plain)
+    d.mkdir(parents=True, exist_ok=True)
+    if not (d / KEY).exists():
+        atomic_write_json(d / KEY, plain)
+    return Step(name, plain, d)

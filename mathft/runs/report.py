@@ -1,0 +1,146 @@
+"""One experiment cell's metrics and tables, from its candidate and score stores (SPEC §6).
+
+Generation metrics (Pass@1, Pass@N, Maj1@N, MajK@N) and every re-ranking strategy are
+computed from the same stores, each with a bootstrap CI. K of the Top-K strategies (and N of
+Maj1.TopN) is chosen on the validation problems and then applied to test; the test sweep is
+reported beside it (Figure 1), never used to choose.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from omegaconf import DictConfig
+
+from mathft.io import atomic_write_json
+from mathft.reporting.tables import Estimate, Table
+from mathft.rerank.candidates import ProblemCandidates, build_problem_candidates, greedy_correct
+from mathft.rerank.metrics import MetricResult, evaluate_many, pass_at_1
+from mathft.rerank.selection import select_on_validation
+from mathft.runs.cache import Step
+
+log = logging.getLogger(__name__)
+
+TUNED = {"rr_topk": ("k", "k_grid"), "wrr_topk": ("k", "k_grid"), "maj1_topn": ("n", "topn_grid")}
+
+
+def load_candidates(st: Step, scores_st: Step | None = None) -> list[ProblemCandidates]:
+    """Group a candidate store by problem, with evaluator scores when a score store is given."""
+    from mathft.sampling.store import CandidateStore, ScoreStore
+
+    cands = CandidateStore(st.dir / "candidates.jsonl").load()
+    scores = ScoreStore(scores_st.dir / "scores.jsonl").load() if scores_st else None
+    return build_problem_candidates(cands, scores)
+
+
+def estimate(res: MetricResult, n_boot: int, seed: int) -> Estimate:
+    ci = res.ci(n_boot=n_boot, seed=seed)
+    return Estimate(res.accuracy, ci.lo, ci.hi, len(res.problem_ids))
+
+
+def cell_metrics(
+    rr: DictConfig,
+    test: list[ProblemCandidates],
+    greedy_st: Step | None = None,
+    val: list[ProblemCandidates] | None = None,
+) -> dict[str, Any]:
+    """All metrics of one cell as JSON-ready dicts: ``generation``, ``rerank``, ``selection``."""
+    n_boot, seed = int(rr.n_boot), int(rr.seed)
+    ekw = {"n_sub": rr.get("n_sub"), "n_subsets": int(rr.n_subsets), "seed": seed}
+    ids = [pc.problem_id for pc in test]
+    n = min(pc.n for pc in test) if test else 0
+    gen: dict[str, MetricResult] = {}
+    if greedy_st is not None:
+        from mathft.sampling.store import CandidateStore
+
+        greedy = CandidateStore(greedy_st.dir / "candidates.jsonl").load()
+        gen["Pass@1"] = pass_at_1(greedy_correct(greedy, ids), ids)
+    k = int(rr.k)
+    for label, res in zip(
+        ["Pass@N", "Maj1@N", f"Maj{k}@N"],
+        evaluate_many(test, ["pass_at_n", "maj1", {"name": "majk", "k": k}], **ekw),
+    ):
+        gen[label] = res
+    out: dict[str, Any] = {
+        "n_problems": len(test), "n_samples": n,
+        "generation": {name: _row(r, n_boot, seed) for name, r in gen.items()},
+        "rerank": {}, "selection": {},
+    }
+    scored = bool(test) and all(pc.scores is not None for pc in test)
+    if not scored:
+        return out
+    strategies = [_strategy(name, rr) for name in rr.strategies]
+    results = evaluate_many(test, strategies, **ekw)
+    maj1 = gen["Maj1@N"]
+    for res in results:
+        row = _row(res, n_boot, seed)
+        d = res.compare(maj1, n_boot=n_boot, seed=seed)
+        row.update(vs_maj1=d.diff, vs_maj1_lo=d.lo, vs_maj1_hi=d.hi)
+        out["rerank"][res.name] = row
+    if val and rr.select_on_validation and all(pc.scores is not None for pc in val):
+        for name in rr.strategies:
+            if name not in TUNED:
+                continue
+            param, grid_key = TUNED[name]
+            rep = select_on_validation(val, test, name, list(rr[grid_key]), param=param,
+                                       n_boot=n_boot, **ekw)
+            out["selection"][name] = rep.to_dict()
+    return out
+
+
+def _strategy(name: str, rr: DictConfig) -> dict[str, Any]:
+    if name in ("rr_topk", "wrr_topk", "majk"):
+        return {"name": name, "k": int(rr.k)}
+    if name == "maj1_topn":
+        return {"name": name, "n": int(rr.topn)}
+    return {"name": name}
+
+
+def _row(res: MetricResult, n_boot: int, seed: int) -> dict[str, Any]:
+    row = res.to_row(n_boot=n_boot, seed=seed)
+    return {k: (v if not hasattr(v, "item") else v.item()) for k, v in row.items()}
+
+
+def est(row: Mapping[str, Any]) -> Estimate:
+    """An Estimate from a metrics row (``accuracy``, ``accuracy_lo``, ``accuracy_hi``)."""
+    return Estimate(float(row["accuracy"]), float(row["accuracy_lo"]), float(row["accuracy_hi"]),
+                    int(row.get("n_problems", 0)))
+
+
+def cell_tables(metrics: Mapping[str, Any], title: str) -> list[Table]:
+    """The cell's generation table and, when scored, its re-ranking table."""
+    n = metrics["n_samples"]
+    gen = Table("generation", f"{title}: generation metrics (N={n}, {metrics['n_problems']} "
+                "problems, %, 95% bootstrap CI)", ["metric", "accuracy"])
+    for name, row in metrics["generation"].items():
+        gen.add_row(name.replace("@N", f"@{n}"), est(row))
+    tables = [gen]
+    if metrics["rerank"]:
+        rr = Table("rerank", f"{title}: re-ranking strategies (N={n}, %, 95% CI)",
+                   ["strategy", "accuracy", "evaluator cost", "vs Maj1 (paired diff)",
+                    "chosen on val"])
+        for name, row in metrics["rerank"].items():
+            strat = row["strategy"]
+            chosen = metrics["selection"].get(strat)
+            rr.add_row(name, est(row), f"{row['cost_ratio']:.2f}",
+                       f"{100 * row['vs_maj1']:+.1f} [{100 * row['vs_maj1_lo']:+.1f}, "
+                       f"{100 * row['vs_maj1_hi']:+.1f}]", _chosen(chosen))
+        rr.notes.append("'chosen on val': K (or N) selected on the validation problems and its "
+                        "test accuracy; the fixed-K row uses the config's K.")
+        tables.append(rr)
+    return tables
+
+
+def _chosen(sel: Mapping[str, Any] | None) -> str:
+    if not sel:
+        return "–"
+    return (f"{sel['param']}={sel['chosen']}: {100 * sel['test_accuracy']:.1f} "
+            f"[{100 * sel['test_accuracy_lo']:.1f}, {100 * sel['test_accuracy_hi']:.1f}]")
+
+
+def write_cell(out_dir: Path, cell: Mapping[str, Any], metrics: Mapping[str, Any]) -> Path:
+    """``metrics.json``: the cell's identity (overrides, step hashes) and all its metrics."""
+    return atomic_write_json(out_dir / "metrics.json", {"cell": dict(cell), **metrics})
