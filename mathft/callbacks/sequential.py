@@ -93,14 +93,21 @@ def pass_batches(dl: DataLoader, seed: int) -> list[list[int]]:
     return [list(b) for b in bs]
 
 
-def stream_batches(dl: DataLoader, offset: int, seed: int) -> Iterator[Any]:
+def stream_batches(
+    dl: DataLoader, offset: int, seed: int, rank: int = 0, world: int = 1
+) -> Iterator[Any]:
     """Endless batches of ``dl`` from batch ``offset`` (pass ``offset // P``, ``P`` = batches
-    per pass; pass ``k`` ordered by ``seed + k``), collated by ``dl``'s own collate_fn."""
+    per pass; pass ``k`` ordered by ``seed + k``), collated by ``dl``'s own collate_fn.
+
+    With ``world > 1`` (DDP) each pass is cut to a multiple of ``world`` batches and rank ``r``
+    gets batches ``r, r + world, ...``: disjoint data, the same number of steps on every rank.
+    """
     k, skip = 0, offset
     while True:
         batches = pass_batches(dl, seed + k)
+        batches = batches[: len(batches) - len(batches) % world][rank::world]
         if not batches:
-            raise ValueError("a stage dataloader yields no batches")
+            raise ValueError(f"a stage dataloader yields fewer batches than the {world} ranks")
         if skip >= len(batches):
             k, skip = k + skip // len(batches), skip % len(batches)
             continue
@@ -244,17 +251,18 @@ class SequentialStages(pl.Callback):
         if n <= 0:
             return iter(())
         offset = (step - self.starts[i]) * accum  # type: ignore[operator]
-        data = stream_batches(self._loader(i), offset, self._seed(i))
+        shard = {"rank": trainer.global_rank, "world": trainer.world_size}
+        data = stream_batches(self._loader(i), offset, self._seed(i), **shard)
         if self.specs[i].joint_alpha > 0:
             gen_i = next(j for j in range(i, -1, -1) if self.specs[j].kind == "generator")
-            mle = stream_batches(self._loader(gen_i), offset, self._seed(i, mle=True))
+            mle = stream_batches(self._loader(gen_i), offset, self._seed(i, mle=True), **shard)
             data = ({"evaluator": e, "generator": g} for e, g in zip(data, mle))
         return islice(data, n)
 
     # --- stage switching ---------------------------------------------------------------------
     def _resolve_length(self, i: int, trainer: pl.Trainer) -> None:
         if self.lengths[i] is None:
-            per_pass = len(pass_batches(self._loader(i), self._seed(i)))
+            per_pass = len(pass_batches(self._loader(i), self._seed(i))) // trainer.world_size
             epochs = float(self.specs[i].epochs)  # type: ignore[arg-type]
             self.lengths[i] = max(1, math.ceil(epochs * per_pass / trainer.accumulate_grad_batches))
             log.info("stage %s: %s epochs = %d steps", self.specs[i].name, epochs, self.lengths[i])

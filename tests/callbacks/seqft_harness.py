@@ -100,12 +100,13 @@ def stage_config(steps: tuple[int, int, int] = (3, 3, 2), joint_alpha: float = 0
 
 def build(root: str | Path, steps: tuple[int, int, int] = (3, 3, 2), objective: str = "xent",
           joint_alpha: float = 0.0, callbacks: list[Any] = (), accumulate: int = 1,
-          stage3_epochs: float | None = None, pre_callbacks: list[Any] = ()):
+          stage3_epochs: float | None = None, pre_callbacks: list[Any] = (),
+          finetune: dict[str, Any] | None = None):
     """(trainer, module, SequentialStages) for a tiny 3-stage run under ``root``."""
     root = Path(root)
     pl.seed_everything(0, verbose=False)
-    module = MultiTaskModule({"name_or_path": "tiny", "seed": 0}, lr=1e-3, warmup_steps=1,
-                             objective=objective)
+    module = MultiTaskModule({"name_or_path": "tiny", "seed": 0}, finetune, lr=1e-3,
+                             warmup_steps=1, objective=objective)
     tok = module.tokenizer
     dm = SSFTDataModule(tok, train=examples(), batch_size=2, max_length=96, seed=0)
     cfg = stage_config(steps, joint_alpha, stage3_epochs)

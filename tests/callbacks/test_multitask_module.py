@@ -147,3 +147,13 @@ def test_stream_batches_is_positional():
     assert sorted(sum(full[:4], [])) == list(range(7))  # one pass = every item once
     assert full[:4] != full[4:8]  # passes are reshuffled
     assert pass_batches(dl, 1) == pass_batches(dl, 1)
+
+
+def test_stream_batches_shards_ranks():
+    from torch.utils.data import DataLoader
+
+    dl = DataLoader(list(range(9)), batch_size=2, shuffle=True)  # 5 batches -> 4 used by 2 ranks
+    r0 = [b.tolist() for _, b in zip(range(2), stream_batches(dl, 0, 3, rank=0, world=2))]
+    r1 = [b.tolist() for _, b in zip(range(2), stream_batches(dl, 0, 3, rank=1, world=2))]
+    seen = sum(r0 + r1, [])
+    assert len(seen) == len(set(seen)) == 8

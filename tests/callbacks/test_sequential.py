@@ -197,3 +197,20 @@ def test_epoch_lengths_accumulation_and_joint_variant(tmp_path):
     for m in metrics:
         total = float(m["train/evaluator/xent"]) + 0.5 * float(m["train/evaluator/mle"])
         assert float(m["train/evaluator/loss"]) == pytest.approx(total, rel=1e-5)
+
+
+def test_lora_run_exports_merged_generator(tmp_path):
+    """LoRA through all stages; the export merges the adapters into plain weights."""
+    from transformers import AutoModelForCausalLM
+
+    lora = {"method": "lora", "r": 4, "alpha": 8, "dropout": 0.0,
+            "target_modules": ["q_proj", "v_proj"]}
+    trainer, module, stages = run(tmp_path, steps=(1, 1, 1), finetune=lora)
+    assert type(module.model).__name__.startswith("PeftModel")
+    assert [r["stage"] for r in read_batches(tmp_path)] == [0, 1, 2]
+    exported = AutoModelForCausalLM.from_pretrained(tmp_path / "generator").eval()
+    assert not any("lora" in n for n, _ in exported.named_parameters())
+    enc = module.tokenizer(["Problem:\nWhat is $2 + 2$?\n\nSolution:"], return_tensors="pt")
+    with torch.no_grad():
+        torch.testing.assert_close(exported(**enc).logits, module.model.eval()(**enc).logits,
+                                   rtol=1e-5, atol=1e-5)
