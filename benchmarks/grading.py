@@ -25,6 +25,7 @@ import mathft
 from mathft.grading import cluster_answers, is_equiv
 from mathft.grading.normalize import normalize_answer, parse_number
 
+TRAILING_PERIOD = True  # "5." style answers (Math-Verify rejects them); --no-period drops them
 FILES = Path(mathft.__file__).parent / "data" / "files"
 
 TRAPS = [  # (a, b, label): hand-labelled hard cases
@@ -68,7 +69,9 @@ def _frac_tex(v: Fraction, style: str) -> str:
 
 def equivalent_variants(gold: str) -> list[str]:
     """Realistic equivalent rewrites of a gold answer, as models write them."""
-    out = [gold, gold.replace(" ", ""), f"${gold}$", gold + ".", gold.replace("\\frac", "\\dfrac")]
+    out = [gold, gold.replace(" ", ""), f"${gold}$", gold.replace("\\frac", "\\dfrac")]
+    if TRAILING_PERIOD:
+        out.append(gold + ".")
     out.append(gold.replace("(", "\\left(").replace(")", "\\right)"))
     v = parse_number(normalize_answer(gold))
     if v is not None:
@@ -140,7 +143,10 @@ def main() -> None:
     ap.add_argument("--problems", type=int, default=20)
     ap.add_argument("--pairs", type=int, default=300, help="generated labelled pairs")
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--no-period", action="store_true", help="omit the 'gold.' variant")
     args = ap.parse_args()
+    global TRAILING_PERIOD
+    TRAILING_PERIOD = not args.no_period
     rng = random.Random(args.seed)
     rows = _load("math500_test.jsonl.xz")
     sets = build_sets(rows, args.problems, rng)

@@ -4,7 +4,7 @@ Why a subprocess: ``signal`` timeouts only work in the main thread, and some inp
 (exponent towers, huge factorials) hang sympy inside C code. The worker is a fresh
 interpreter started with ``subprocess`` (no fork: callers have torch and threads loaded;
 works from threads, daemon worker processes and the main thread alike). Requests and
-replies are JSON lines; the client waits with ``select`` and, on timeout, kills and
+replies are JSON lines; the client waits with ``poll`` and, on timeout, kills and
 forgets the worker (a new one is started on the next request). Thread-safe: a small pool
 hands each request its own worker.
 """
@@ -52,8 +52,9 @@ class _Worker:
             left = deadline - time.monotonic()
             if left <= 0:
                 raise TimeoutError
-            r, _, _ = select.select([fd], [], [], left)
-            if r:
+            poller = select.poll()  # poll, not select: no FD_SETSIZE limit in busy processes
+            poller.register(fd, select.POLLIN | select.POLLHUP | select.POLLERR)
+            if poller.poll(max(1, int(left * 1000))):
                 chunk = os.read(fd, 1 << 16)
                 if not chunk:
                     raise OSError("grading worker exited")
