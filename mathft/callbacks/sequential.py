@@ -25,7 +25,10 @@ How it works:
   store path, whether sampling finished) is saved in every checkpoint; a checkpoint from any
   stage resumes in that stage, at its step, with its data position and its optimizer state.
 - **Export.** When the last stage ends, the generator is exported (``export_generator``) to
-  ``export_dir``, a ``from_pretrained``-able directory used like any SSFT generator.
+  ``export_dir``, a ``from_pretrained``-able directory used like any SSFT generator (a run
+  stopped early, e.g. by EarlyStopping, exports nothing).
+- **Trainer.** The plan owns the length: the callback sets ``max_steps`` to the sum of the
+  stage lengths and ``max_epochs`` to -1 (any values given to the Trainer are replaced).
 
 Logged: ``stage`` (index of the active stage), ``train/<stage name>/loss`` (from the module).
 Limits: optimizer rebuild mid-fit is for single-device and DDP strategies; under DDP the
@@ -269,8 +272,9 @@ class SequentialStages(pl.Callback):
 
     def _sync_trainer(self, trainer: pl.Trainer) -> None:
         """The trainer runs exactly the plan: max_steps = total (or far while unresolved)."""
+        total = self.total_steps
         known = sum(x for x in self.lengths if x is not None)
-        trainer.fit_loop.epoch_loop.max_steps = self.total_steps or known + FAR
+        trainer.fit_loop.epoch_loop.max_steps = total if total is not None else known + FAR
         trainer.fit_loop.max_epochs = -1
 
     def _push_to_module(self) -> None:
