@@ -75,9 +75,16 @@ def _resume_path(ckpt_dir: Path) -> str | None:
 def generator_key(cfg: DictConfig, model_cfg: Any) -> dict[str, Any]:
     """Everything that determines a trained generator."""
     data = {k: v for k, v in to_plain(cfg.data).items() if k != "eval"}
-    return {"model": to_plain(model_cfg), "finetune": to_plain(cfg.finetune), "data": data,
-            "generator": to_plain(cfg.generator), "stages": to_plain(cfg.stages),
-            "seed": int(cfg.seed)}
+    key = {"model": to_plain(model_cfg), "finetune": to_plain(cfg.finetune), "data": data,
+           "generator": to_plain(cfg.generator), "seed": int(cfg.seed)}
+    if str(cfg.stages.get("mode", "ssft")) == "sequential":
+        # the sequential run also depends on its stages, objective and stage-2 sampling
+        key.update(stages=to_plain(cfg.stages), objective=to_plain(cfg.objective),
+                   sampling=to_plain(cfg.sampling), evaluator=to_plain(cfg.evaluator),
+                   problems=to_plain(cfg.eval.evaluator_train))
+    else:
+        key["generator"].pop("sequential_steps", None)
+    return key
 
 
 def train_generator(cfg: DictConfig, model_cfg: Any, logger: Any = None) -> tuple[str, Step | None]:

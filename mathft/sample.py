@@ -1,0 +1,20 @@
+"""Hydra entry point ``python -m mathft.sample`` (console script ``mathft-sample``); see conf/sample.yaml."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import hydra
+from omegaconf import DictConfig
+
+from mathft.runs import entry
+from mathft.runs.lifecycle import hydra_main
+
+
+@hydra.main(config_path="../conf", config_name="sample", version_base="1.3")
+def main(cfg: DictConfig) -> Any:
+    return hydra_main(entry.sample)(cfg)
+
+
+if __name__ == "__main__":
+    main()
