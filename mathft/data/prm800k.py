@@ -46,8 +46,9 @@ _ANSWER_LINE = re.compile(r"(?:^|\n)#[ \t]*Answer[ \t]*\n\s*(\S[^\n]*)\s*$")
 def final_answer(text: str) -> str | None:
     """The PRM800K final answer: the line after the closing ``# Answer`` marker.
 
-    Not :func:`mathft.grading.extract_answer`, which prefers the last ``\\boxed{}``: PRM800K
-    steps sometimes box something else (``\\boxed{C}`` then ``# Answer\n\n6``).
+    Stricter than :func:`mathft.grading.extract_answer` (which takes whichever of the last
+    ``\\boxed{}`` and ``# Answer`` comes last): only a trailing ``# Answer`` line counts here,
+    since a finished PRM800K trajectory must end with one.
     """
     m = _ANSWER_LINE.search(text.rstrip())
     return m.group(1).strip() if m else None

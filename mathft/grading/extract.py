@@ -1,7 +1,9 @@
 """Final-answer extraction from model outputs and dataset solutions (SPEC §5).
 
-Routes, in order: the last ``\\boxed{...}`` / ``\\fbox{...}`` (nested braces, also the
-brace-less ``\\boxed 5`` form), the PRM800K ``# Answer`` line, the GSM8K ``#### N`` line.
+Routes: the last ``\\boxed{...}`` / ``\\fbox{...}`` (nested braces, also the brace-less
+``\\boxed 5`` form) and the PRM800K ``# Answer`` line — whichever comes LAST in the text is the
+declared final answer (PRM800K-style solutions sometimes box an intermediate result and then
+state another answer under ``# Answer``) — else the GSM8K ``#### N`` line.
 No answer found => ``None``; never raises.
 """
 
@@ -37,6 +39,12 @@ def _brace_pairs(text: str) -> dict[int, int]:
 
 def last_boxed(text: str) -> str | None:
     """Content of the last well-formed ``\\boxed``/``\\fbox`` in ``text`` (None if none)."""
+    found = _last_boxed_at(text)
+    return found[0] if found else None
+
+
+def _last_boxed_at(text: str) -> tuple[str, int] | None:
+    """(content, start offset) of the last well-formed box."""
     pairs: dict[int, int] | None = None
     for m in reversed(list(_BOX_RE.finditer(text))):
         j = m.end()
@@ -57,7 +65,7 @@ def last_boxed(text: str) -> str | None:
         else:
             continue
         if content:
-            return content
+            return content, m.start()
     return None
 
 
@@ -66,12 +74,13 @@ def extract_answer(text: str | None) -> str | None:
     if not isinstance(text, str) or not text:
         return None
     try:
-        boxed = last_boxed(text)
-        if boxed is not None:
-            return boxed
+        boxed = _last_boxed_at(text)
         found = [m for m in _PRM_RE.finditer(text)] + [m for m in _PRM_INLINE_RE.finditer(text)]
-        if found:
-            ans = max(found, key=lambda m: m.start()).group(1).strip()
+        prm = max(found, key=lambda m: m.start()) if found else None
+        if boxed is not None and (prm is None or boxed[1] > prm.start()):
+            return boxed[0]
+        if prm is not None:
+            ans = prm.group(1).strip()
             return ans or None
         gsm = list(_GSM_RE.finditer(text))
         if gsm:

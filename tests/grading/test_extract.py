@@ -29,6 +29,10 @@ CASES = [
     ("#### 1,000", "1,000"),
     ("#### -3", "-3"),
     ("\\boxed{9} ... #### 3", "9"),  # boxed wins over other markers
+    # PRM800K style: the answer declared LAST wins (labelers box an intermediate step, then
+    # state the final answer under '# Answer'); a box after '# Answer' restates the answer.
+    ("So the choice is \\boxed{C}.\n\n# Answer\n\n6", "6"),
+    ("# Answer\n\n6\n\nThat is, \\boxed{7}", "7"),
 ]
 
 
