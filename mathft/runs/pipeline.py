@@ -39,9 +39,14 @@ def run_cell(cfg: DictConfig, loggers: Loggers, out_dir: Path) -> dict[str, Any]
     gen_path, gen_st = steps.train_generator(cfg, cfg.model, loggers.get("generator"))
     gen_id = gen_st.hash if gen_st else f"base:{cfg.model.name_or_path}"
     test = steps.problem_set(cfg, "test")
-    cell: dict[str, Any] = {"experiment": cfg.get("experiment_name", "adhoc"),
-                            "overrides": _overrides(), "generator": gen_id,
-                            "model": cfg.model.get("name"), "data": cfg.data.mixture}
+    cell: dict[str, Any] = {
+        "experiment": cfg.get("experiment_name", "adhoc"), "overrides": _overrides(),
+        "generator": gen_id, "model": cfg.model.get("name"), "data": cfg.data.mixture,
+        "recipe": cfg.get("recipe_name", "ssft"), "stages": str(cfg.stages.mode),
+        "objective": str(cfg.objective.name), "prompt": _prompt_label(cfg.prompt),
+        "evaluator_model": (cfg.model if cfg.evaluator.same_model else cfg.evaluator_model
+                            ).get("name") if cfg.evaluator.enabled else None,
+    }
     greedy_st = None
     if cfg.eval.greedy:
         greedy_st = steps.sample(cfg, gen_path, gen_id, cfg.model, test, greedy_sampling(cfg),
@@ -99,6 +104,13 @@ def _evaluator_steps(cfg: DictConfig, gen_path: str, gen_id: str, test: list, te
     test_scores = steps.score(cfg, ev_st, ev_model, test_st, test)
     val_scores = steps.score(cfg, ev_st, ev_model, val_st, val)
     return val_st, test_scores, val_scores
+
+
+def _prompt_label(prompt: Any) -> str:
+    kind = str(prompt.get("kind", "ssft"))
+    if kind == "few_shot":
+        return f"{prompt.get('k')}-shot {prompt.get('style')}" + (" chat" if prompt.get("chat") else "")
+    return kind + (" chat" if prompt.get("chat") else "")
 
 
 def _overrides() -> list[str]:
