@@ -16,6 +16,7 @@ resizing the embeddings, so batching works for every tokenizer.
 from __future__ import annotations
 
 import importlib.util
+import json
 import logging
 import os
 import shutil
@@ -94,6 +95,20 @@ def _gemma3_gguf() -> Path:
 EMBEDDED_MODELS = {"smollm2-135m": _smollm2_gguf, "gemma3-270m": _gemma3_gguf}
 
 
+def _strip_gguf_quantization(model_dir: Path) -> None:
+    """Drop the ``quantization_config: {quant_method: gguf}`` that transformers copies into the
+    config of a dequantized GGUF model: the weights are plain floats, and with it the reloaded
+    model refuses ``save_pretrained`` (export). Atomic rewrite; also repairs older caches."""
+    cfg_path = model_dir / "config.json"
+    cfg = json.loads(cfg_path.read_text())
+    if (cfg.get("quantization_config") or {}).get("quant_method") != "gguf":
+        return
+    del cfg["quantization_config"]
+    tmp = cfg_path.with_name(f".config.json.tmp-{os.getpid()}")
+    tmp.write_text(json.dumps(cfg, indent=2, sort_keys=True) + "\n")
+    os.replace(tmp, cfg_path)
+
+
 def _convert_gguf(gguf: Path, out_dir: Path) -> None:
     """Dequantize a GGUF once and save a plain safetensors model + tokenizer at ``out_dir``.
 
@@ -116,6 +131,9 @@ def _convert_gguf(gguf: Path, out_dir: Path) -> None:
         plain.generation_config = gmodel.generation_config
         plain.save_pretrained(str(tmp), safe_serialization=True)
         tok.save_pretrained(str(tmp))
+        _strip_gguf_quantization(tmp)
+        for f in tmp.iterdir():
+            os.chmod(f, 0o644)
         del gmodel, plain
         try:
             os.replace(tmp, out_dir)
@@ -138,6 +156,7 @@ def resolve_model_path(spec: str, cache_dir: str | os.PathLike | None = None) ->
     out = cache_root(cache_dir) / name
     if not (out / "config.json").exists():
         _convert_gguf(EMBEDDED_MODELS[name](), out)
+    _strip_gguf_quantization(out)
     return str(out)
 
 
