@@ -45,7 +45,8 @@ def make_candidates(
             ans = p.answer if ok else str(int(p.answer) + 1 + j)
             filler = " We check the sum again." * long
             marker = "Verified yes yes." if ok else "Doubtful no no."
-            text = f"Adding gives {ans}.{filler} {marker} The answer is $\\boxed{{{ans}}}$."
+            text = (f"Attempt {j}: adding gives {ans}.{filler} {marker} "
+                    f"The answer is $\\boxed{{{ans}}}$.")
             cands.append(Candidate(pid, j, text, ans, ok, "tiny", n_tokens=len(text.split())))
         out[pid] = cands
     return out
