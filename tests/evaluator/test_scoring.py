@@ -1,0 +1,117 @@
+"""Scoring stored candidates: one forward pass, padding/batch invariance, resume (SPEC §3)."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+
+from mathft.data.templates import format_evaluator_prompt
+from mathft.models.evaluator import EvaluatorModule, label_token_ids
+from mathft.sampling.scoring import score_batch, score_store, score_texts
+from mathft.sampling.store import CandidateStore, ScoreStore
+
+
+def _items(make_problems, make_candidates):
+    probs = make_problems(3)
+    cands = make_candidates(probs, n=4, long=0)
+    for j, c in enumerate(cands["p1"]):
+        c.text += " Let us double-check." * (3 * j)   # varied lengths -> real padding
+    return probs, cands, [(probs[c.problem_id].problem, c.text) for cs in cands.values()
+                          for c in cs]
+
+
+def test_score_is_s_cls_at_last_token(tokenizer, tiny_model, make_problems, make_candidates):
+    probs, cands, items = _items(make_problems, make_candidates)
+    pos, neg = label_token_ids(tokenizer)
+    got = score_texts(tiny_model, tokenizer, items[:2], batch_size=2)
+    for (p, s), g in zip(items[:2], got):
+        ids = torch.tensor([tokenizer(format_evaluator_prompt(p, s))["input_ids"]])
+        with torch.no_grad():
+            last = tiny_model(ids).logits[0, -1]
+        want = math.exp(last[pos]) / (math.exp(last[pos]) + math.exp(last[neg]))
+        assert g == pytest.approx(want, abs=1e-6)
+
+
+def test_padding_side_and_batch_composition_do_not_matter(tokenizer, tiny_model, make_problems,
+                                                          make_candidates):
+    _, _, items = _items(make_problems, make_candidates)
+    ref = torch.tensor(score_texts(tiny_model, tokenizer, items, batch_size=1))
+    assert len(set(ref.tolist())) > 6   # the candidates really differ
+    for bs in (3, 16):
+        for side in ("left", "right"):
+            got = torch.tensor(score_texts(tiny_model, tokenizer, items, batch_size=bs,
+                                           padding_side=side))
+            assert torch.allclose(got, ref, atol=1e-5), (bs, side, (got - ref).abs().max())
+    # one row alone vs next to a much longer row
+    pos, neg = label_token_ids(tokenizer)
+    short, long_ = ([5, 6, 7], list(range(100, 160)))
+    alone = score_batch(tiny_model, [short], tokenizer.pad_token_id, pos, neg, "left")
+    both = score_batch(tiny_model, [long_, short], tokenizer.pad_token_id, pos, neg, "left")
+    assert both[1] == pytest.approx(alone[0], abs=1e-5)
+
+
+def _stores(tmp_path, cands):
+    cstore = CandidateStore(tmp_path / "cands.jsonl", config_hash="h", model_id="gen")
+    cstore.append([c.__class__(**{**c.to_dict(), "config_hash": "h"})
+                   for cs in cands.values() for c in cs])
+    return cstore
+
+
+class _FailAfter(torch.nn.Module):
+    """Wraps a model; raises on forward call number ``n + 1`` (a crash mid-run)."""
+
+    def __init__(self, model, n):
+        super().__init__()
+        self.model, self.n = model, n
+
+    def forward(self, **kw):
+        if self.n == 0:
+            raise RuntimeError("simulated crash")
+        self.n -= 1
+        return self.model(**kw)
+
+
+def test_score_store_resumes(tokenizer, tiny_model, make_problems, make_candidates, tmp_path):
+    probs, cands, _ = _items(make_problems, make_candidates)
+    cstore = _stores(tmp_path, cands)
+    out = tmp_path / "scores.jsonl"
+    with pytest.raises(RuntimeError, match="simulated crash"):
+        score_store(_FailAfter(tiny_model, 2), tokenizer, cstore, probs, out, batch_size=5,
+                    evaluator_id="ev", progress=False)
+    assert len(ScoreStore(out)) == 10   # two batches were appended before the crash
+    stats = score_store(tiny_model, tokenizer, tmp_path / "cands.jsonl", probs, out,
+                        batch_size=5, evaluator_id="ev", progress=False)
+    assert stats == {"scored": 2, "skipped": 10, "truncated": 0}
+    resumed = ScoreStore(out).load()
+    fresh = tmp_path / "fresh.jsonl"
+    score_store(tiny_model, tokenizer, cstore, probs, fresh, batch_size=4, evaluator_id="ev",
+                progress=False)
+    ref = ScoreStore(fresh).load()
+    assert resumed.keys() == ref.keys() == {c.key for cs in cands.values() for c in cs}
+    assert all(abs(resumed[k] - ref[k]) < 1e-5 for k in ref)
+    # nothing left: a rerun scores nothing
+    again = score_store(tiny_model, tokenizer, cstore, probs, ScoreStore(out, "ev"),
+                        progress=False)
+    assert again["scored"] == 0
+
+
+def test_score_store_accepts_module_and_checks_inputs(tokenizer, tiny_model, make_problems,
+                                                      make_candidates, tmp_path):
+    probs, cands, _ = _items(make_problems, make_candidates)
+    module = EvaluatorModule(tiny_model, tokenizer=tokenizer)
+    out = tmp_path / "s.jsonl"
+    stats = score_store(module, tokenizer, cands, probs, out, evaluator_id="ev", progress=False,
+                        max_length=40)
+    assert stats["scored"] == 12 and stats["truncated"] > 0
+    scores = ScoreStore(out).load()
+    assert all(0.0 < v < 1.0 for v in scores.values())
+    with pytest.raises(ValueError, match="no problem text"):
+        score_store(tiny_model, tokenizer, cands, {"p0": probs["p0"]}, tmp_path / "x.jsonl",
+                    evaluator_id="ev", progress=False)
+    with pytest.raises(ValueError, match="evaluator_id"):
+        score_store(tiny_model, tokenizer, cands, probs, tmp_path / "y.jsonl", progress=False)
+    with pytest.raises(ValueError, match="not 'other'"):
+        score_store(tiny_model, tokenizer, cands, probs, ScoreStore(out, "ev"),
+                    evaluator_id="other", progress=False)
