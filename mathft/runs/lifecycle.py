@@ -9,6 +9,7 @@ the whole multirun at its end so that a broken cell is never silent.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import traceback
@@ -21,11 +22,32 @@ from hydra.core.hydra_config import HydraConfig
 from hydra.experimental.callback import Callback
 from hydra.types import RunMode
 from hydra.utils import instantiate
-from omegaconf import DictConfig
+from omegaconf import DictConfig, OmegaConf
 
 from mathft.io import atomic_write_json
 
 log = logging.getLogger(__name__)
+
+MAX_DIRNAME = 120
+
+
+def short_dirname(name: str, max_len: int = MAX_DIRNAME) -> str:
+    """A job directory name from Hydra's ``override_dirname``, safe as one path component.
+
+    A sweep with many overrides would exceed the 255-byte file-name limit (OSError when
+    Hydra creates the job dir); long names keep a readable prefix plus a hash of the whole,
+    so distinct cells stay distinct. ``/`` (in values such as paths) becomes ``_``.
+    """
+    name = str(name).replace("/", "_")
+    if len(name) <= max_len:
+        return name
+    digest = hashlib.sha256(name.encode("utf-8")).hexdigest()[:10]
+    return f"{name[: max_len - 11]}-{digest}"
+
+
+# used by conf/pipeline.yaml's hydra.sweep.subdir; registered on import of any entry point
+if not OmegaConf.has_resolver("mathft.short_dirname"):
+    OmegaConf.register_new_resolver("mathft.short_dirname", short_dirname)
 
 
 class Loggers:
