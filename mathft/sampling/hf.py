@@ -6,7 +6,8 @@ decoded with the KV cache. Sampling draws each row's next token from its own
 inside a logits processor, and ``generate`` then takes the argmax of the one-hot result:
 a row's samples therefore do not depend on the other rows of its batch. A stopping
 criterion ends each row once its answer is closed (or a stop string appears); finished
-rows are padded while the others continue.
+rows are padded while the others continue. Prompts are tokenized with the tokenizer's
+special tokens (BOS where the model has one), as the SSFT collator does.
 """
 
 from __future__ import annotations
@@ -136,7 +137,7 @@ class HFEngine(SamplingEngine):
         self, requests: Sequence[Request], params: SamplingParams
     ) -> list[Generation]:
         """Decode every request; batches of ``params.batch_size`` rows sorted by prompt length."""
-        lengths = [len(self.tok(r.prompt, add_special_tokens=False)["input_ids"]) for r in requests]
+        lengths = [len(self.tok(r.prompt, add_special_tokens=True)["input_ids"]) for r in requests]
         order = sorted(range(len(requests)), key=lambda i: (-lengths[i], i))
         out: list[Generation | None] = [None] * len(requests)
         for s in range(0, len(order), params.batch_size):
@@ -155,7 +156,7 @@ class HFEngine(SamplingEngine):
                 [r.prompt for r in reqs],
                 return_tensors="pt",
                 padding=True,
-                add_special_tokens=False,
+                add_special_tokens=True,
             ).to(device)
         finally:
             self.tok.padding_side = old_side

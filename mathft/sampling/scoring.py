@@ -56,14 +56,18 @@ def score_batch(
 
 def scored_batches(
     model: torch.nn.Module,
+    tokenizer: Any,
     ids: Sequence[Sequence[int]],
-    pad_id: int,
-    pos_id: int,
-    neg_id: int,
+    label_ids: tuple[int, int],
     batch_size: int = 8,
-    padding_side: str = "right",
+    padding_side: str | None = None,
 ) -> Iterator[tuple[list[int], list[float]]]:
-    """Yield ``(row indices, S_cls)`` per batch, longest rows first (less padding), in eval mode."""
+    """Yield ``(row indices, S_cls)`` per batch, longest rows first (less padding), in eval mode.
+
+    ``label_ids``: the label words' first tokens; ``padding_side`` defaults to the tokenizer's.
+    """
+    pad_id, (pos_id, neg_id) = tokenizer.pad_token_id, label_ids
+    padding_side = padding_side or tokenizer.padding_side
     if batch_size < 1:
         raise ValueError(f"batch_size must be >= 1, got {batch_size}")
     order = sorted(range(len(ids)), key=lambda i: -len(ids[i]))
@@ -93,18 +97,10 @@ def score_texts(
     padding_side: str | None = None,
 ) -> list[float]:
     """S_cls for ``(problem, solution)`` pairs, in input order."""
-    pos_id, neg_id = label_token_ids(tokenizer, label_words)
     ids, _ = encode_many(tokenizer, items, max_length, template, truncation)
     out = [0.0] * len(ids)
-    for chunk, scores in scored_batches(
-        model,
-        ids,
-        tokenizer.pad_token_id,
-        pos_id,
-        neg_id,
-        batch_size,
-        padding_side or tokenizer.padding_side,
-    ):
+    label_ids = label_token_ids(tokenizer, label_words)
+    for chunk, scores in scored_batches(model, tokenizer, ids, label_ids, batch_size, padding_side):
         for i, sc in zip(chunk, scores):
             out[i] = sc
     return out
@@ -121,8 +117,8 @@ def score_store(
     max_length: int | None = 1024,
     progress: bool = True,
     *,
-    label_words: Sequence[str] = LABEL_WORDS,
-    template: str = EVALUATOR_PROMPT,
+    label_words: Sequence[str] | None = None,
+    template: str | None = None,
     truncation: str = "middle",
     padding_side: str | None = None,
 ) -> dict[str, int]:
@@ -132,9 +128,13 @@ def score_store(
     ``candidates_store``: a ``CandidateStore``, its path, ``{problem_id: [Candidate]}`` or
     Candidates. ``problems``: texts of (at least) every candidate's problem. ``score_store``: a
     ``ScoreStore`` or a path (then ``evaluator_id`` is required). Candidates are scored longest
-    first (less padding); each batch is appended as soon as it is scored.
+    first (less padding); each batch is appended as soon as it is scored. ``label_words`` and
+    ``template`` default to the ``EvaluatorModule``'s own (else the SPEC §3 defaults).
     """
-    model = getattr(model, "model", model) if hasattr(model, "hparams") else model
+    hp = getattr(model, "hparams", None) or {}
+    label_words = label_words or hp.get("label_words") or LABEL_WORDS
+    template = template or hp.get("template") or EVALUATOR_PROMPT
+    model = model.model if "label_words" in hp else model
     if not isinstance(score_store, ScoreStore):
         if not evaluator_id:
             raise ValueError("score_store given as a path needs evaluator_id")
@@ -154,20 +154,13 @@ def score_store(
             f"{len(missing)} candidate problems have no problem text "
             f"(e.g. {missing[0]!r}); pass the problems of the candidate store"
         )
-    pos_id, neg_id = label_token_ids(tokenizer, label_words)
+    label_ids = label_token_ids(tokenizer, label_words)
     ids, n_trunc = encode_many(
         tokenizer, [(texts[c.problem_id], c.text) for c in todo], max_length, template, truncation
     )
     with tqdm(total=len(todo), desc="scoring", disable=not progress) as bar:
-        for chunk, scores in scored_batches(
-            model,
-            ids,
-            tokenizer.pad_token_id,
-            pos_id,
-            neg_id,
-            batch_size,
-            padding_side or tokenizer.padding_side,
-        ):
+        for chunk, scores in scored_batches(model, tokenizer, ids, label_ids, batch_size,
+                                            padding_side):
             score_store.append(
                 [(todo[i].problem_id, todo[i].sample_idx, sc) for i, sc in zip(chunk, scores)]
             )

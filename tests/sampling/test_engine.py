@@ -47,19 +47,19 @@ def test_greedy_deterministic_and_batch_invariant(engine) -> None:
 
 
 def test_sampling_seeded_n_per_prompt(engine) -> None:
-    p = SamplingParams(n=3, max_new_tokens=6, batch_size=4, seed=7)
+    p = SamplingParams(n=2, max_new_tokens=5, batch_size=4, seed=7)
     a = engine.generate(PROMPTS, p)
-    assert [len(x) for x in a] == [3, 3, 3]
-    b = engine.generate(PROMPTS, SamplingParams(n=3, max_new_tokens=6, batch_size=9, seed=7))
+    assert [len(x) for x in a] == [2, 2, 2]
+    b = engine.generate(PROMPTS, SamplingParams(n=2, max_new_tokens=5, batch_size=6, seed=7))
     assert [[g.text for g in x] for x in a] == [[g.text for g in x] for x in b]
     texts = [g.text for x in a for g in x]
     assert len(set(texts)) == len(texts)  # different samples differ
-    c = engine.generate(PROMPTS, SamplingParams(n=3, max_new_tokens=6, batch_size=4, seed=8))
+    c = engine.generate(PROMPTS, SamplingParams(n=2, max_new_tokens=5, batch_size=4, seed=8))
     assert [g.text for x in c for g in x] != texts
     # a request's sample depends on its own seed only, not on its batch mates
-    r = Request(PROMPTS[1], sample_seed(7, "1", 2))
+    r = Request(PROMPTS[1], sample_seed(7, "1", 1))
     alone = engine.generate_requests([r], p)[0]
-    assert alone.text == a[1][2].text
+    assert alone.text == a[1][1].text
 
 
 def test_top_p_tiny_keeps_the_argmax(engine) -> None:
@@ -112,3 +112,20 @@ def test_vllm_engine_missing_or_runs(tiny_dir) -> None:
     eng = make_engine("vllm", str(tiny_dir))
     out = eng.generate(PROMPTS, SamplingParams(greedy=True, max_new_tokens=8))
     assert [len(x) for x in out] == [1, 1, 1] and all(x[0].n_tokens <= 8 for x in out)
+
+
+@pytest.mark.parametrize("name", ["greedy", "n4", "n16", "n64", "vllm"])
+def test_sampling_configs_compose(name: str) -> None:
+    from pathlib import Path
+
+    from hydra import compose, initialize_config_dir
+
+    conf = Path(__file__).resolve().parents[2] / "conf" / "sampling"
+    with initialize_config_dir(config_dir=str(conf), version_base=None):
+        cfg = compose(config_name=name)
+    p = SamplingParams.from_mapping(cfg)
+    assert cfg.engine in ("hf", "vllm", "auto")
+    assert p.greedy == (name == "greedy")
+    if not p.greedy:
+        assert (p.temperature, p.top_p) == (0.9, 0.95)  # SPEC §2
+        assert p.n == {"n4": 4, "n16": 16, "n64": 64, "vllm": 64}[name]

@@ -21,6 +21,7 @@ from mathft.sampling.store import CandidateStore, StoreError
 
 P = SamplingParams(n=2, max_new_tokens=4, batch_size=3, seed=11)
 H = config_hash({"model": "tiny", "sampling": P.identity()})
+WORKER = Path(__file__).parent / "_kill_worker.py"
 
 
 def open_store(path: Path, h: str = H) -> CandidateStore:
@@ -127,11 +128,14 @@ def _count_lines(path: Path) -> int:
 @pytest.mark.slow
 def test_sigkill_then_rerun_gives_every_row_once(tiny_dir: Path, tmp_path: Path) -> None:
     """kill -9 a sampling process mid-run; rerunning completes the store exactly once."""
-    sys.path.insert(0, str(Path(__file__).parent))
-    import _kill_worker as w
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("_kill_worker", WORKER)
+    w = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(w)
 
     path = tmp_path / "k.jsonl"
-    cmd = [sys.executable, str(Path(__file__).parent / "_kill_worker.py"), str(tiny_dir), str(path)]
+    cmd = [sys.executable, str(WORKER), str(tiny_dir), str(path)]
     proc = subprocess.Popen(cmd, env={**os.environ, "OMP_NUM_THREADS": "1"})
     try:
         deadline = time.monotonic() + 240
