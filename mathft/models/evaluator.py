@@ -234,6 +234,14 @@ class EvaluatorModule(pl.LightningModule):
         self.extra_losses[name] = (float(weight), fn)
 
     # --- training ----------------------------------------------------------------------------
+    def on_fit_start(self) -> None:
+        """Record the evaluator data counts (``EvaluatorDataModule.stats``) with the run."""
+        stats = getattr(getattr(self.trainer, "datamodule", None), "stats", None)
+        if stats:
+            log.info("evaluator data: %s", stats)
+            for lg in self.loggers:
+                lg.log_hyperparams({f"evaluator_data/{k}": v for k, v in stats.items()})
+
     def training_step(self, batch: Mapping[str, Any], batch_idx: int) -> Tensor:
         logits = self(batch["input_ids"], batch["attention_mask"])
         n_p, n_q = int(batch["n_point"]), int(batch["n_pair"])

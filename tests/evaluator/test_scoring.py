@@ -107,6 +107,13 @@ def test_score_store_accepts_module_and_checks_inputs(tokenizer, tiny_model, mak
     assert stats["scored"] == 12 and stats["truncated"] > 0
     scores = ScoreStore(out).load()
     assert all(0.0 < v < 1.0 for v in scores.values())
+    # the module's own template is used by default
+    custom = EvaluatorModule(tiny_model, tokenizer=tokenizer,
+                             template="Q: {problem}\nA: {solution}\nThe answer above is")
+    score_store(custom, tokenizer, cands, probs, tmp_path / "c.jsonl", evaluator_id="c",
+                progress=False, max_length=40)
+    other = ScoreStore(tmp_path / "c.jsonl").load()
+    assert all(abs(other[k] - scores[k]) > 1e-6 for k in scores)
     with pytest.raises(ValueError, match="no problem text"):
         score_store(tiny_model, tokenizer, cands, {"p0": probs["p0"]}, tmp_path / "x.jsonl",
                     evaluator_id="ev", progress=False)
