@@ -138,7 +138,7 @@ def test_collator_rows(tokenizer):
         EvaluatorCollator(None)
 
 
-def test_datamodule(tokenizer, make_problems, make_candidates):
+def test_datamodule(tokenizer, make_problems, make_candidates, tmp_path):
     probs = make_problems(6)
     cands = make_candidates(probs, n=6, n_correct=lambda i: i % 4)
     dm = EvaluatorDataModule(tokenizer, cands, probs, ["p0", "p1", "p2", "p3"], ["p4", "p5"],
@@ -155,6 +155,17 @@ def test_datamodule(tokenizer, make_problems, make_candidates):
     assert n_rows == 16 + 2 * dm.stats["pairs"]
     val = next(iter(dm.val_dataloader()))
     assert torch.equal(val["problem_index"], torch.tensor([0, 0, 0, 0, 0]))
+    # the same from a candidate store on disk
+    from mathft.sampling.store import CandidateStore
+
+    store = CandidateStore(tmp_path / "c.jsonl", config_hash="h", model_id="gen")
+    store.append([c.__class__(**{**c.to_dict(), "config_hash": "h"})
+                  for cs in cands.values() for c in cs])
+    dm2 = EvaluatorDataModule(tokenizer, tmp_path / "c.jsonl", probs, ["p0", "p1", "p2", "p3"],
+                              ["p4", "p5"], objective={"name": "xent+margin"}, n_per_problem=4,
+                              batch_size=5, max_length=48)
+    dm2.setup("fit")
+    assert dm2.train_items == dm.train_items and dm2.val_items == dm.val_items
     with pytest.raises(ValueError, match="both train and val"):
         EvaluatorDataModule(tokenizer, cands, probs, ["p0"], ["p0"])
     with pytest.raises(ValueError, match="no problem text"):

@@ -237,3 +237,29 @@ def test_extra_loss_term_is_added(tokenizer, tiny_model, make_problems, make_can
     trainer, losses = _fit(module, dm, tmp_path, max_steps=1, check_val_every_n_epoch=100)
     assert "train/const" in trainer.callback_metrics
     assert losses[0] == pytest.approx(float(plain) + 10.0, rel=1e-4)
+
+
+def test_validation_gather_across_ranks(tokenizer, tiny_model):
+    """With 2 ranks, rows of both are merged and DistributedSampler's padding duplicates dropped."""
+    from types import SimpleNamespace
+
+    module = EvaluatorModule(tiny_model, tokenizer=tokenizer)
+    mine = torch.tensor([[0, 0, 0.5, 1, 0.1], [0, 1, -0.5, 0, 0.2]], dtype=torch.float64)
+    other = torch.tensor([[1, 0, 1.5, 1, 0.3], [0, 0, 0.5, 1, 0.1]], dtype=torch.float64)
+    other = other[:1]   # rank 1 holds one real row (+ one duplicate of rank 0's, below)
+    dup = mine[:1]
+    ranks = [mine, torch.cat([other, dup])]
+
+    def fake_all_gather(t):
+        if t.dtype != torch.float64:   # the sizes
+            return torch.tensor([[len(r)] for r in ranks])
+        width = max(len(r) for r in ranks)
+        return torch.stack([torch.cat([r, torch.zeros(width - len(r), 5, dtype=r.dtype)])
+                            for r in ranks])
+
+    module._val = [mine]
+    module.all_gather = fake_all_gather
+    module._trainer = SimpleNamespace(world_size=2)
+    rows = module._gathered()
+    assert sorted(map(tuple, rows.tolist())) == sorted(
+        map(tuple, torch.cat([mine, other]).tolist()))
