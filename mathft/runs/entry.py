@@ -14,7 +14,6 @@ from omegaconf import DictConfig
 
 from mathft.reporting.tables import log_tables, to_markdown
 from mathft.runs import report, steps
-from mathft.runs.cache import Step
 from mathft.runs.lifecycle import Loggers
 from mathft.runs.pipeline import evaluator_model_cfg, greedy_sampling, run_cell
 
@@ -68,13 +67,14 @@ def evaluate(cfg: DictConfig, loggers: Loggers, out_dir: Path) -> dict[str, Any]
     if not st.test:
         return run_cell(cfg, loggers, out_dir)
 
-    def _step(path: str | None) -> Step | None:
+    def _step(path: str | None) -> Path | None:
         if not path:
             return None
         p = Path(str(path))
-        if not p.exists():
-            raise FileNotFoundError(f"evaluate: store {p} does not exist (check stores.*)")
-        return Step("file", {}, p.parent)
+        if not p.is_file():
+            what = "is a directory, not a store file" if p.is_dir() else "does not exist"
+            raise FileNotFoundError(f"evaluate: store {p} {what} (check stores.*)")
+        return p
 
     test_pc = report.load_candidates(_step(st.test), _step(st.test_scores))
     val_pc = report.load_candidates(_step(st.val), _step(st.val_scores)) if st.val else None

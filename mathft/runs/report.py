@@ -27,12 +27,21 @@ log = logging.getLogger(__name__)
 TUNED = {"rr_topk": ("k", "k_grid"), "wrr_topk": ("k", "k_grid"), "maj1_topn": ("n", "topn_grid")}
 
 
-def load_candidates(st: Step, scores_st: Step | None = None) -> list[ProblemCandidates]:
-    """Group a candidate store by problem, with evaluator scores when a score store is given."""
+def store_path(st: Step | Path, name: str) -> Path:
+    """The store file of a step directory (``<dir>/<name>``), or an explicit file path."""
+    return st.dir / name if isinstance(st, Step) else Path(st)
+
+
+def load_candidates(st: Step | Path, scores_st: Step | Path | None = None
+                    ) -> list[ProblemCandidates]:
+    """Group a candidate store by problem, with evaluator scores when a score store is given.
+
+    ``st`` / ``scores_st``: pipeline steps, or the store files themselves (any file name).
+    """
     from mathft.sampling.store import CandidateStore, ScoreStore
 
-    cands = CandidateStore(st.dir / "candidates.jsonl").load()
-    scores = ScoreStore(scores_st.dir / "scores.jsonl").load() if scores_st else None
+    cands = CandidateStore(store_path(st, "candidates.jsonl")).load()
+    scores = ScoreStore(store_path(scores_st, "scores.jsonl")).load() if scores_st else None
     return build_problem_candidates(cands, scores)
 
 
@@ -44,7 +53,7 @@ def estimate(res: MetricResult, n_boot: int, seed: int) -> Estimate:
 def cell_metrics(
     rr: DictConfig,
     test: list[ProblemCandidates],
-    greedy_st: Step | None = None,
+    greedy_st: Step | Path | None = None,
     val: list[ProblemCandidates] | None = None,
 ) -> dict[str, Any]:
     """All metrics of one cell as JSON-ready dicts: ``generation``, ``rerank``, ``selection``."""
@@ -56,7 +65,7 @@ def cell_metrics(
     if greedy_st is not None:
         from mathft.sampling.store import CandidateStore
 
-        greedy = CandidateStore(greedy_st.dir / "candidates.jsonl").load()
+        greedy = CandidateStore(store_path(greedy_st, "candidates.jsonl")).load()
         gen["Pass@1"] = pass_at_1(greedy_correct(greedy, ids), ids)
     k = int(rr.k)
     for label, res in zip(
