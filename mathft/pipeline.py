@@ -11,11 +11,11 @@ from typing import Any
 import hydra
 from omegaconf import DictConfig
 
-from mathft.runs.lifecycle import hydra_main
+from mathft.runs.lifecycle import CONF_DIR, hydra_main
 from mathft.runs.pipeline import run_cell
 
 
-@hydra.main(config_path="../conf", config_name="pipeline", version_base="1.3")
+@hydra.main(config_path=CONF_DIR, config_name="pipeline", version_base="1.3")
 def main(cfg: DictConfig) -> Any:
     return hydra_main(run_cell)(cfg)
 

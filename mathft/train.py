@@ -8,10 +8,10 @@ import hydra
 from omegaconf import DictConfig
 
 from mathft.runs import entry
-from mathft.runs.lifecycle import hydra_main
+from mathft.runs.lifecycle import CONF_DIR, hydra_main
 
 
-@hydra.main(config_path="../conf", config_name="train", version_base="1.3")
+@hydra.main(config_path=CONF_DIR, config_name="train", version_base="1.3")
 def main(cfg: DictConfig) -> Any:
     return hydra_main(entry.train)(cfg)
 

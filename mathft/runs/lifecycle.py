@@ -29,6 +29,9 @@ from mathft.io import atomic_write_json
 log = logging.getLogger(__name__)
 
 MAX_DIRNAME = 120
+# conf/ of the source tree, absolute: a relative config_path breaks when main() is called
+# from an imported module (console scripts mathft-train etc., or python -c)
+CONF_DIR = str(Path(__file__).resolve().parents[2] / "conf")
 
 
 def short_dirname(name: str, max_len: int = MAX_DIRNAME) -> str:
