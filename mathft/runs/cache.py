@@ -10,10 +10,12 @@ trusted.
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import json
 import os
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -62,6 +64,23 @@ class Step:
     def mark_done(self, summary: Mapping[str, Any] | None = None) -> None:
         """Record completion (atomically) with an optional summary of the outputs."""
         atomic_write_json(self.dir / DONE, dict(summary or {}))
+
+    @contextmanager
+    def locked(self) -> Iterator[Step]:
+        """Hold this step's exclusive lock (``flock`` on ``<dir>/.lock``) while computing it.
+
+        Parallel jobs (joblib/SLURM launchers, two sweeps on one cache) that need the same
+        step then compute it once: the second waits, finds ``DONE.json`` and reuses it,
+        instead of both appending to one store or overwriting one checkpoint. The OS drops
+        the lock when its process dies (kill -9 included).
+        """
+        fd = os.open(self.dir / ".lock", os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            yield self
+        finally:
+            fcntl.flock(fd, fcntl.LOCK_UN)
+            os.close(fd)
 
     def summary(self) -> dict[str, Any]:
         """The summary recorded by :meth:`mark_done` (empty if not done)."""

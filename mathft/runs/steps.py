@@ -95,18 +95,19 @@ def train_generator(cfg: DictConfig, model_cfg: Any, logger: Any = None) -> tupl
     if not cfg.generator.train:
         return str(model_cfg.name_or_path), None
     st = step(cfg.run.cache_dir, "generator", generator_key(cfg, model_cfg))
-    out = st.dir / "model"
-    if st.done:
-        log.info("generator: reusing %s", st.dir)
-        return str(out), st
-    if str(cfg.stages.get("mode", "ssft")) == "sequential":
-        from mathft.runs.sequential import train_sequential
+    with st.locked():  # one process computes a step; others wait, then reuse
+        out = st.dir / "model"
+        if st.done:
+            log.info("generator: reusing %s", st.dir)
+            return str(out), st
+        if str(cfg.stages.get("mode", "ssft")) == "sequential":
+            from mathft.runs.sequential import train_sequential
 
-        summary = train_sequential(cfg, model_cfg, st, logger)
-    else:
-        summary = _train_ssft(cfg, model_cfg, st, logger)
-    st.mark_done(summary)
-    return str(out), st
+            summary = train_sequential(cfg, model_cfg, st, logger)
+        else:
+            summary = _train_ssft(cfg, model_cfg, st, logger)
+        st.mark_done(summary)
+        return str(out), st
 
 
 def _train_ssft(cfg: DictConfig, model_cfg: Any, st: Step, logger: Any) -> dict[str, Any]:
@@ -165,19 +166,20 @@ def sample(cfg: DictConfig, gen_path: str, gen_id: str, model_cfg: Any,
     key = {"generator": gen_id, "problems": problems_key(problems), "sampling": params.identity(),
            "prompt": prompt_cfg}
     st = step(cfg.run.cache_dir, f"samples_{name}", key)
-    if st.done:
-        log.info("sample[%s]: reusing %s", name, st.dir)
+    with st.locked():  # one process computes a step; others wait, then reuse
+        if st.done:
+            log.info("sample[%s]: reusing %s", name, st.dir)
+            return st
+        model, tok = load_for_inference(gen_path, model_cfg)
+        builder = build_prompt_builder(prompt_cfg)
+        store = CandidateStore(st.dir / "candidates.jsonl", config_hash=st.hash, model_id=gen_id,
+                               sampling=params.to_dict())
+        engine = make_engine(str(sampling.get("engine", "hf")), model, tok)
+        stats = sample_to_store(engine, list(problems), store, params,
+                                prompt_fn=lambda p: builder.build(p.problem, tokenizer=tok),
+                                model_id=gen_id, config_hash=st.hash)
+        st.mark_done({"rows": len(store), "stats": to_plain(getattr(stats, "__dict__", {}))})
         return st
-    model, tok = load_for_inference(gen_path, model_cfg)
-    builder = build_prompt_builder(prompt_cfg)
-    store = CandidateStore(st.dir / "candidates.jsonl", config_hash=st.hash, model_id=gen_id,
-                           sampling=params.to_dict())
-    engine = make_engine(str(sampling.get("engine", "hf")), model, tok)
-    stats = sample_to_store(engine, list(problems), store, params,
-                            prompt_fn=lambda p: builder.build(p.problem, tokenizer=tok),
-                            model_id=gen_id, config_hash=st.hash)
-    st.mark_done({"rows": len(store), "stats": to_plain(getattr(stats, "__dict__", {}))})
-    return st
 
 
 def train_evaluator(cfg: DictConfig, model_cfg: Any, init_path: str, train_st: Step,
@@ -195,32 +197,33 @@ def train_evaluator(cfg: DictConfig, model_cfg: Any, init_path: str, train_st: S
            "evaluator": {k: v for k, v in to_plain(e).items() if k not in ("same_model",)},
            "seed": int(cfg.seed)}
     st = step(cfg.run.cache_dir, "evaluator", key)
-    if st.done:
-        log.info("evaluator: reusing %s", st.dir)
+    with st.locked():  # one process computes a step; others wait, then reuse
+        if st.done:
+            log.info("evaluator: reusing %s", st.dir)
+            return st
+        pl.seed_everything(int(cfg.seed), workers=True)
+        spec = {**to_plain(model_cfg), "name_or_path": init_path} if e.init == "generator" else \
+            to_plain(model_cfg)
+        module = EvaluatorModule(spec, to_plain(cfg.finetune), objective=to_plain(cfg.objective),
+                                 lr=float(e.lr), weight_decay=float(e.weight_decay),
+                                 warmup_ratio=float(e.warmup_ratio))
+        train_c = CandidateStore(train_st.dir / "candidates.jsonl").by_problem()
+        val_c = CandidateStore(val_st.dir / "candidates.jsonl").by_problem()
+        dm = EvaluatorDataModule(
+            module.tokenizer, {**train_c, **val_c}, list(problems), train_ids=list(train_c),
+            val_ids=list(val_c), objective=module.objective, n_per_problem=int(e.n_per_problem),
+            balance=bool(e.balance), batch_size=int(e.batch_size), max_length=int(e.max_length),
+            val_max_per_problem=e.get("val_max_per_problem"), seed=int(cfg.seed))
+        ckpt = st.dir / "ckpt"
+        trainer = _trainer(cfg, int(e.max_steps), ckpt, logger)
+        trainer.fit(module, datamodule=dm, ckpt_path=_resume_path(ckpt))
+        export_generator(module, module.tokenizer, st.dir / "model",
+                         merge_lora=bool(cfg.finetune.get("merge_on_export", True)),
+                         metadata={"step": st.hash, "objective": to_plain(cfg.objective)})
+        metrics = {k: float(v) for k, v in trainer.callback_metrics.items() if v.numel() == 1}
+        st.mark_done({"global_step": trainer.global_step,
+                      "counts": to_plain(getattr(dm, "counts", {})), "metrics": metrics})
         return st
-    pl.seed_everything(int(cfg.seed), workers=True)
-    spec = {**to_plain(model_cfg), "name_or_path": init_path} if e.init == "generator" else \
-        to_plain(model_cfg)
-    module = EvaluatorModule(spec, to_plain(cfg.finetune), objective=to_plain(cfg.objective),
-                             lr=float(e.lr), weight_decay=float(e.weight_decay),
-                             warmup_ratio=float(e.warmup_ratio))
-    train_c = CandidateStore(train_st.dir / "candidates.jsonl").by_problem()
-    val_c = CandidateStore(val_st.dir / "candidates.jsonl").by_problem()
-    dm = EvaluatorDataModule(
-        module.tokenizer, {**train_c, **val_c}, list(problems), train_ids=list(train_c),
-        val_ids=list(val_c), objective=module.objective, n_per_problem=int(e.n_per_problem),
-        balance=bool(e.balance), batch_size=int(e.batch_size), max_length=int(e.max_length),
-        val_max_per_problem=e.get("val_max_per_problem"), seed=int(cfg.seed))
-    ckpt = st.dir / "ckpt"
-    trainer = _trainer(cfg, int(e.max_steps), ckpt, logger)
-    trainer.fit(module, datamodule=dm, ckpt_path=_resume_path(ckpt))
-    export_generator(module, module.tokenizer, st.dir / "model",
-                     merge_lora=bool(cfg.finetune.get("merge_on_export", True)),
-                     metadata={"step": st.hash, "objective": to_plain(cfg.objective)})
-    metrics = {k: float(v) for k, v in trainer.callback_metrics.items() if v.numel() == 1}
-    st.mark_done({"global_step": trainer.global_step, "counts": to_plain(getattr(dm, "counts", {})),
-                  "metrics": metrics})
-    return st
 
 
 def score(cfg: DictConfig, evaluator_st: Step, model_cfg: Any, candidates_st: Step,
@@ -231,12 +234,13 @@ def score(cfg: DictConfig, evaluator_st: Step, model_cfg: Any, candidates_st: St
 
     st = step(cfg.run.cache_dir, "scores",
               {"evaluator": evaluator_st.hash, "candidates": candidates_st.hash})
-    if st.done:
+    with st.locked():  # one process computes a step; others wait, then reuse
+        if st.done:
+            return st
+        model, tok = load_for_inference(str(evaluator_st.dir / "model"), model_cfg)
+        counts = score_store(model, tok, CandidateStore(candidates_st.dir / "candidates.jsonl"),
+                             list(problems), ScoreStore(st.dir / "scores.jsonl", evaluator_st.hash),
+                             batch_size=int(cfg.evaluator.score_batch_size),
+                             max_length=int(cfg.evaluator.max_length))
+        st.mark_done(dict(counts))
         return st
-    model, tok = load_for_inference(str(evaluator_st.dir / "model"), model_cfg)
-    counts = score_store(model, tok, CandidateStore(candidates_st.dir / "candidates.jsonl"),
-                         list(problems), ScoreStore(st.dir / "scores.jsonl", evaluator_st.hash),
-                         batch_size=int(cfg.evaluator.score_batch_size),
-                         max_length=int(cfg.evaluator.max_length))
-    st.mark_done(dict(counts))
-    return st

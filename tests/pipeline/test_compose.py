@@ -254,3 +254,4 @@ def _check_logger(cfg: DictConfig, tmp_path: Path) -> None:
     if "Wandb" in cfg.logger._target_:
         assert cfg.logger.offline is True
         assert cfg.logger.group == "adhoc"
+
