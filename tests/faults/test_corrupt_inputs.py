@@ -142,12 +142,14 @@ TRAIN = ("model=tiny", "data.limit_train=16", "data.limit_val=4", "generator.max
          "generator.max_steps=3")
 
 
-@pytest.mark.slow
-def test_truncated_checkpoint_names_file_and_keeps_step_files(tmp_path):
-    """An unfinished generator step whose last.ckpt was cut short: the rerun of the same
-    ``mathft.train`` command fails naming the checkpoint, and overwrites nothing."""
-    assert run(cli("mathft.train", tmp_path, "a", *TRAIN)).returncode == 0
-    (gen,) = step_dirs(tmp_path, "generator")
+@pytest.fixture(scope="module")
+def truncated_ckpt_rerun(tmp_path_factory):  # noqa: ANN201 - (ckpt, snapshots, process)
+    """An unfinished generator step whose last.ckpt was cut short, and the rerun of the same
+    ``mathft.train`` command on it."""
+    tmp = tmp_path_factory.mktemp("truncated")
+    first = run(cli("mathft.train", tmp, "a", *TRAIN))
+    assert first.returncode == 0, first.stderr[-3000:]
+    (gen,) = step_dirs(tmp, "generator")
     for p in (gen / "DONE.json", *(gen / "model").iterdir()):  # as if killed before export
         p.unlink()
     (gen / "model").rmdir()
@@ -155,10 +157,27 @@ def test_truncated_checkpoint_names_file_and_keeps_step_files(tmp_path):
     data = ckpt.read_bytes()
     ckpt.write_bytes(data[: len(data) // 2])
     before = _snapshot(gen)
-    proc = run(cli("mathft.train", tmp_path, "b", *TRAIN))
+    proc = run(cli("mathft.train", tmp, "b", *TRAIN))
+    failed = tmp / "runs" / "b" / "failed.json"
+    error = json.loads(failed.read_text())["error"] if failed.exists() else ""
+    return ckpt, before, _snapshot(gen), proc, error
+
+
+@pytest.mark.slow
+def test_truncated_checkpoint_fails_and_overwrites_nothing(truncated_ckpt_rerun):
+    _, before, after, proc, _ = truncated_ckpt_rerun
     assert proc.returncode != 0
-    assert str(ckpt) in proc.stderr, proc.stderr[-3000:]
-    assert _snapshot(gen) == before
+    assert after == before
+
+
+@pytest.mark.slow
+@pytest.mark.xfail(strict=True, reason=(
+    "mathft/runs/steps.py (_resume_path -> trainer.fit(ckpt_path=...)) passes a torn "
+    "last.ckpt to Lightning, whose error is torch's 'PytorchStreamReader failed reading zip "
+    "archive' without the file; owner: lead (reported)"))
+def test_truncated_checkpoint_error_names_the_file(truncated_ckpt_rerun):
+    ckpt, _, _, _, error = truncated_ckpt_rerun
+    assert str(ckpt) in error  # the exception itself, not a 'Restoring states from' log line
 
 
 @pytest.mark.slow
