@@ -99,6 +99,8 @@ def task(cfg: DictConfig, out_dir: Path) -> Iterator[Loggers]:
     """Run one job: yield its loggers, always finish them, record a failure in ``failed.json``."""
     loggers = Loggers(cfg.get("logger"))
     failed = False
+    # a rerun into the same dir (fixed hydra.sweep.dir) must not inherit an old failure
+    (out_dir / "failed.json").unlink(missing_ok=True)
     try:
         yield loggers
     except Exception as e:
@@ -108,6 +110,9 @@ def task(cfg: DictConfig, out_dir: Path) -> Iterator[Loggers]:
         log.error("job failed: %r (details in %s)", e, out_dir / "failed.json")
         if not _continue(cfg):
             raise
+    except BaseException:  # Ctrl-C / SystemExit: the W&B run is marked failed, never continued
+        failed = True
+        raise
     finally:
         loggers.finish(failed)
 
