@@ -219,6 +219,9 @@ class EvaluatorModule(pl.LightningModule):
         self.pos_id, self.neg_id = label_token_ids(self.tokenizer, label_words)
         self.extra_losses: dict[str, tuple[float, LossFn]] = {}
         self._val: list[Tensor] = []
+        # from_pretrained returns eval mode and Lightning (>= 2.2) keeps submodule modes: without
+        # this, dropout (LoRA's included) would silently be off during training.
+        self.model.train()
 
     # --- scoring ---------------------------------------------------------------------------
     def forward(self, input_ids: Tensor, attention_mask: Tensor) -> Tensor:

@@ -131,6 +131,9 @@ class SSFTModule(pl.LightningModule):
                 seed=cfg["seed"],
             )
         self._val_sum = torch.zeros(())
+        # from_pretrained returns eval mode and Lightning (>= 2.2) keeps submodule modes: without
+        # this, dropout (LoRA's included) would silently be off during training.
+        self.model.train()
         self._val_count = torch.zeros(())
         self._t_start = time.perf_counter()
         self._step_tokens: tuple[float, float] | None = None

@@ -1,1 +1,1 @@
-"""reporting."""
+"""Reporting: ablation tables (Markdown, CSV, LaTeX, JSON, W&B) and figures."""
