@@ -7,12 +7,13 @@ from typing import Any
 import hydra
 from omegaconf import DictConfig
 
-from mathft.runs import entry
 from mathft.runs.lifecycle import CONF_DIR, hydra_main
 
 
 @hydra.main(config_path=CONF_DIR, config_name="train", version_base="1.3")
 def main(cfg: DictConfig) -> Any:
+    from mathft.runs import entry  # heavy (torch, Lightning): not for --help / --cfg
+
     return hydra_main(entry.train)(cfg)
 
 
