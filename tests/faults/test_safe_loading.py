@@ -38,10 +38,17 @@ def scan(root: Path = PKG) -> list[str]:
     bad: list[str] = []
     for f in sorted(root.rglob("*.py")):
         rel = str(f.relative_to(root.parent))
-        for node in ast.walk(ast.parse(f.read_text(), filename=str(f))):
+        tree = ast.parse(f.read_text(), filename=str(f))
+        # `from torch import load as tl` -> a bare `tl(...)` is `torch.load(...)`
+        imported = {a.asname or a.name: (n.module.split(".")[-1], a.name)
+                    for n in ast.walk(tree) if isinstance(n, ast.ImportFrom) and n.module
+                    for a in n.names}
+        for node in ast.walk(tree):
             if not isinstance(node, ast.Call):
                 continue
             owner, name = _name(node.func)
+            if owner is None and name in imported and name not in BANNED:
+                owner, name = imported[name]
             what = f"{owner}.{name}" if owner else str(name)
             if (rel, what) in ALLOWED:
                 continue
@@ -74,6 +81,8 @@ def test_scanner_catches_unsafe_calls(tmp_path):
         "eval('1+1')\n"
         "sympy.sympify('x')\n"
         "model.eval()\n"
+        "from pickle import loads as pl\n"
+        "pl(b'')\n"
     )
     assert scan(pkg) == [
         "mathft/bad.py:2: torch.load(...)",
@@ -81,6 +90,7 @@ def test_scanner_catches_unsafe_calls(tmp_path):
         "mathft/bad.py:5: pickle.load(...)",
         "mathft/bad.py:6: eval(...)",
         "mathft/bad.py:7: sympy.sympify(...)",
+        "mathft/bad.py:10: pickle.loads(...)",
     ]
 
 
