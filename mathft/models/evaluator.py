@@ -19,7 +19,6 @@ Extra loss terms (e.g. the joint variant ``evaluator + alpha * MLE``, SPEC §4) 
 from __future__ import annotations
 
 import logging
-import math
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
@@ -28,9 +27,15 @@ import torch
 from torch import Tensor
 
 from mathft.data.templates import EVALUATOR_PROMPT, LABEL_WORDS
-from mathft.models.loading import DEFAULT_SPEC, apply_finetune, load_model_and_tokenizer
+from mathft.models.loading import (
+    DEFAULT_SPEC,
+    apply_finetune,
+    is_peft_model,
+    load_from_config,
+    model_config,
+)
 from mathft.models.objectives import Objective, score_logit, xent_per_example
-from mathft.models.ssft import MODEL_DEFAULTS, lr_lambda
+from mathft.models.optim import adamw_warmup_cosine, stepping_total
 
 log = logging.getLogger(__name__)
 
@@ -120,43 +125,6 @@ def rerank_accuracy(
     return (sum(b[2] for b in best.values()) / len(best), sum(any_ok.values()) / len(any_ok))
 
 
-def adamw_warmup_cosine(
-    named_params: Iterable[tuple[str, torch.nn.Parameter]],
-    *,
-    lr: float,
-    weight_decay: float,
-    betas: Sequence[float],
-    eps: float,
-    warmup_steps: int,
-    warmup_ratio: float,
-    min_lr_ratio: float,
-    total_steps: int,
-) -> dict[str, Any]:
-    """AdamW (no decay on biases/norms) + per-step linear warmup then cosine decay.
-
-    Same schedule as ``SSFTModule`` (``mathft.models.ssft.lr_lambda``); returns Lightning's
-    ``configure_optimizers`` dict. Only parameters with ``requires_grad`` are optimised.
-    """
-    decay, no_decay = [], []
-    for name, p in named_params:
-        if p.requires_grad:
-            (no_decay if p.ndim < 2 or "norm" in name.lower() else decay).append(p)
-    groups = [{"params": decay, "weight_decay": weight_decay},
-              {"params": no_decay, "weight_decay": 0.0}]
-    opt = torch.optim.AdamW(groups, lr=lr, betas=tuple(betas), eps=eps)
-    total = max(1, int(total_steps))
-    warmup = int(warmup_steps) or int(round(warmup_ratio * total))
-    sched = torch.optim.lr_scheduler.LambdaLR(
-        opt, lambda s: lr_lambda(s, warmup, total, min_lr_ratio))
-    return {"optimizer": opt, "lr_scheduler": {"scheduler": sched, "interval": "step"}}
-
-
-def _is_peft(model: torch.nn.Module) -> bool:
-    from peft import PeftModel
-
-    return isinstance(model, PeftModel)
-
-
 class EvaluatorModule(pl.LightningModule):
     """Causal LM trained as a generative solution evaluator (full or LoRA fine-tuning).
 
@@ -197,24 +165,15 @@ class EvaluatorModule(pl.LightningModule):
                                               "label_words"])
             self.save_hyperparameters({"finetune": ft, "objective": hp_obj,
                                        "label_words": list(label_words)})
-            self.model = model if _is_peft(model) else apply_finetune(model, ft)
+            self.model = model if is_peft_model(model) else apply_finetune(model, ft)
             self.tokenizer = tokenizer
         else:
-            cfg = {"name_or_path": model} if isinstance(model, str) else dict(model)
-            unknown = set(cfg) - set(MODEL_DEFAULTS) - {"max_length", "name"}
-            if unknown:
-                raise ValueError(f"unknown model config keys {sorted(unknown)}; "
-                                 f"known: {sorted(MODEL_DEFAULTS)}")
-            cfg = {**MODEL_DEFAULTS, **cfg}
+            cfg = model_config(model)
             self.save_hyperparameters(ignore=["model", "tokenizer", "finetune", "objective",
                                               "label_words"])
             self.save_hyperparameters({"model": cfg, "finetune": ft, "objective": hp_obj,
                                        "label_words": list(label_words)})
-            self.model, self.tokenizer = load_model_and_tokenizer(
-                cfg["name_or_path"], dtype=cfg["dtype"], finetune=ft,
-                gradient_checkpointing=cfg["gradient_checkpointing"],
-                attn_implementation=cfg["attn_implementation"], cache_dir=cfg["cache_dir"],
-                padding_side=cfg["padding_side"], seed=cfg["seed"])
+            self.model, self.tokenizer = load_from_config(cfg, ft)
         self.objective = obj
         self.pos_id, self.neg_id = label_token_ids(self.tokenizer, label_words)
         self.extra_losses: dict[str, tuple[float, LossFn]] = {}
@@ -322,9 +281,8 @@ class EvaluatorModule(pl.LightningModule):
 
     def configure_optimizers(self) -> dict[str, Any]:
         hp = self.hparams
-        total = float(self.trainer.estimated_stepping_batches) if self._trainer else 1.0
-        total = int(total) if math.isfinite(total) else 1
         return adamw_warmup_cosine(
             self.model.named_parameters(), lr=hp.lr, weight_decay=hp.weight_decay,
             betas=hp.betas, eps=hp.eps, warmup_steps=hp.warmup_steps,
-            warmup_ratio=hp.warmup_ratio, min_lr_ratio=hp.min_lr_ratio, total_steps=total)
+            warmup_ratio=hp.warmup_ratio, min_lr_ratio=hp.min_lr_ratio,
+            total_steps=stepping_total(self))

@@ -18,6 +18,9 @@ from typing import Any
 
 import torch
 
+from mathft.io import replace_dir
+from mathft.models.loading import is_peft_model
+
 EXPORT_META = "mathft_export.json"
 
 
@@ -32,25 +35,6 @@ def _unwrap(module_or_model: Any) -> torch.nn.Module:
     if not isinstance(module_or_model, torch.nn.Module):
         raise TypeError(f"expected a model or SSFTModule, got {type(module_or_model).__name__}")
     return module_or_model
-
-
-def _is_peft(model: torch.nn.Module) -> bool:
-    try:
-        from peft import PeftModel
-    except ImportError:  # pragma: no cover - peft is a dependency
-        return False
-    return isinstance(model, PeftModel)
-
-
-def atomic_replace_dir(tmp: Path, out_dir: Path) -> None:
-    """Move the finished ``tmp`` directory to ``out_dir``, replacing any previous export."""
-    old = None
-    if out_dir.exists():
-        old = out_dir.with_name(f".{out_dir.name}.old-{os.getpid()}")
-        os.replace(out_dir, old)
-    os.replace(tmp, out_dir)
-    if old is not None:
-        shutil.rmtree(old, ignore_errors=True)
 
 
 def export_generator(
@@ -72,7 +56,7 @@ def export_generator(
     was_training = model.training
     try:
         model.eval()
-        peft = _is_peft(model)
+        peft = is_peft_model(model)
         if peft and merge_lora:
             merged = copy.deepcopy(model).merge_and_unload()
             merged.save_pretrained(str(tmp), safe_serialization=True)
@@ -86,7 +70,7 @@ def export_generator(
         tokenizer.save_pretrained(str(tmp))
         meta = {"kind": kind, "padding_side": tokenizer.padding_side, **(metadata or {})}
         (tmp / EXPORT_META).write_text(json.dumps(meta, indent=2, default=str))
-        atomic_replace_dir(tmp, out)
+        replace_dir(tmp, out)
     finally:
         model.train(was_training)
         if tmp.exists():

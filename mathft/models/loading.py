@@ -253,3 +253,40 @@ def load_model_and_tokenizer(
         if (finetune or {}).get("method") == "lora":
             model.enable_input_require_grads()
     return apply_finetune(model, finetune), tok
+
+
+MODEL_DEFAULTS: dict[str, Any] = {
+    "name_or_path": DEFAULT_SPEC,
+    "dtype": "float32",
+    "attn_implementation": "sdpa",
+    "gradient_checkpointing": False,
+    "padding_side": "right",
+    "cache_dir": None,
+    "seed": 0,
+}
+"""Keys of a ``conf/model/*.yaml`` node that loading uses, with their defaults."""
+
+
+def model_config(model: Mapping[str, Any] | str) -> dict[str, Any]:
+    """A model config (spec string or ``conf/model`` mapping) validated and with defaults filled."""
+    cfg = {"name_or_path": model} if isinstance(model, str) else dict(model)
+    unknown = set(cfg) - set(MODEL_DEFAULTS) - {"max_length", "name"}
+    if unknown:
+        raise ValueError(f"unknown model config keys {sorted(unknown)}; known: {sorted(MODEL_DEFAULTS)}")
+    return {**MODEL_DEFAULTS, **cfg}
+
+
+def load_from_config(cfg: Mapping[str, Any], finetune: Mapping[str, Any] | None) -> tuple[Any, Any]:
+    """:func:`load_model_and_tokenizer` driven by a :func:`model_config` dict."""
+    return load_model_and_tokenizer(
+        cfg["name_or_path"], dtype=cfg["dtype"], finetune=finetune,
+        gradient_checkpointing=cfg["gradient_checkpointing"],
+        attn_implementation=cfg["attn_implementation"], cache_dir=cfg["cache_dir"],
+        padding_side=cfg["padding_side"], seed=cfg["seed"])
+
+
+def is_peft_model(model: Any) -> bool:
+    """Whether ``model`` is wrapped by peft (LoRA adapters)."""
+    from peft import PeftModel
+
+    return isinstance(model, PeftModel)

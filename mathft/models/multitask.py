@@ -29,9 +29,10 @@ import torch
 from torch import Tensor
 
 from mathft.data.templates import LABEL_WORDS
-from mathft.models.evaluator import adamw_warmup_cosine, label_token_ids, last_token_logits
+from mathft.models.evaluator import label_token_ids, last_token_logits
 from mathft.models.loading import DEFAULT_SPEC
 from mathft.models.objectives import Objective
+from mathft.models.optim import adamw_warmup_cosine
 from mathft.models.ssft import SSFTModule
 
 STAGE_KINDS = ("generator", "evaluator")

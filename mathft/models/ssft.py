@@ -14,7 +14,6 @@ Logged: ``train/loss``, ``val/loss``, ``lr``, ``train/tokens_per_s`` (all real t
 
 from __future__ import annotations
 
-import math
 import time
 from collections.abc import Mapping
 from typing import Any
@@ -24,17 +23,8 @@ import torch
 import torch.nn.functional as F
 
 from mathft.data.collate import IGNORE_INDEX
-from mathft.models.loading import DEFAULT_SPEC, load_model_and_tokenizer
-
-MODEL_DEFAULTS: dict[str, Any] = {
-    "name_or_path": DEFAULT_SPEC,
-    "dtype": "float32",
-    "attn_implementation": "sdpa",
-    "gradient_checkpointing": False,
-    "padding_side": "right",
-    "cache_dir": None,
-    "seed": 0,
-}
+from mathft.models.loading import DEFAULT_SPEC, load_from_config, model_config
+from mathft.models.optim import adamw_warmup_cosine, stepping_total
 
 
 def _plain(x: Any) -> Any:
@@ -70,14 +60,6 @@ def model_inputs(batch: Mapping[str, torch.Tensor]) -> dict[str, Any]:
     return kw
 
 
-def lr_lambda(step: int, warmup: int, total: int, min_ratio: float) -> float:
-    """Linear warmup to 1, then cosine decay to ``min_ratio`` at ``total`` steps."""
-    if warmup > 0 and step < warmup:
-        return (step + 1) / warmup
-    progress = min(1.0, (step - warmup) / max(1, total - warmup))
-    return min_ratio + (1.0 - min_ratio) * 0.5 * (1.0 + math.cos(math.pi * progress))
-
-
 class SSFTModule(pl.LightningModule):
     """Causal LM fine-tuned with the completion-only SSFT loss (full or LoRA).
 
@@ -108,28 +90,14 @@ class SSFTModule(pl.LightningModule):
             self.save_hyperparameters(ignore=["model", "tokenizer"])
             self.model, self.tokenizer = model, tokenizer
         else:
-            cfg = {"name_or_path": model} if isinstance(model, str) else dict(_plain(model))
-            unknown = set(cfg) - set(MODEL_DEFAULTS) - {"max_length", "name"}
-            if unknown:
-                raise ValueError(f"unknown model config keys {sorted(unknown)}; "
-                                 f"known: {sorted(MODEL_DEFAULTS)}")
-            cfg = {**MODEL_DEFAULTS, **cfg}
+            cfg = model_config(model if isinstance(model, str) else _plain(model))
             ft = dict(_plain(finetune)) if finetune is not None else {"method": "full"}
             self.save_hyperparameters({
                 "model": cfg, "finetune": ft, "lr": lr, "weight_decay": weight_decay,
                 "warmup_steps": warmup_steps, "warmup_ratio": warmup_ratio,
                 "min_lr_ratio": min_lr_ratio, "betas": tuple(betas), "eps": eps,
             })
-            self.model, self.tokenizer = load_model_and_tokenizer(
-                cfg["name_or_path"],
-                dtype=cfg["dtype"],
-                finetune=ft,
-                gradient_checkpointing=cfg["gradient_checkpointing"],
-                attn_implementation=cfg["attn_implementation"],
-                cache_dir=cfg["cache_dir"],
-                padding_side=cfg["padding_side"],
-                seed=cfg["seed"],
-            )
+            self.model, self.tokenizer = load_from_config(cfg, ft)
         self._val_sum = torch.zeros(())
         # from_pretrained returns eval mode and Lightning (>= 2.2) keeps submodule modes: without
         # this, dropout (LoRA's included) would silently be off during training.
@@ -183,18 +151,8 @@ class SSFTModule(pl.LightningModule):
 
     def configure_optimizers(self) -> dict[str, Any]:
         hp = self.hparams
-        decay, no_decay = [], []
-        for name, p in self.model.named_parameters():
-            if not p.requires_grad:
-                continue
-            (no_decay if p.ndim < 2 or "norm" in name.lower() else decay).append(p)
-        groups = [{"params": decay, "weight_decay": hp.weight_decay},
-                  {"params": no_decay, "weight_decay": 0.0}]
-        opt = torch.optim.AdamW(groups, lr=hp.lr, betas=tuple(hp.betas), eps=hp.eps)
-        total = int(self.trainer.estimated_stepping_batches) if self.trainer else 1
-        total = max(1, total if math.isfinite(total) else 1)
-        warmup = int(hp.warmup_steps) or int(round(hp.warmup_ratio * total))
-        sched = torch.optim.lr_scheduler.LambdaLR(
-            opt, lambda s: lr_lambda(s, warmup, total, hp.min_lr_ratio)
-        )
-        return {"optimizer": opt, "lr_scheduler": {"scheduler": sched, "interval": "step"}}
+        return adamw_warmup_cosine(
+            self.model.named_parameters(), lr=hp.lr, weight_decay=hp.weight_decay,
+            betas=hp.betas, eps=hp.eps, warmup_steps=hp.warmup_steps,
+            warmup_ratio=hp.warmup_ratio, min_lr_ratio=hp.min_lr_ratio,
+            total_steps=stepping_total(self))

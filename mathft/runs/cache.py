@@ -11,7 +11,6 @@ trusted.
 from __future__ import annotations
 
 import fcntl
-import hashlib
 import json
 import os
 from collections.abc import Iterator, Mapping
@@ -23,6 +22,7 @@ from typing import Any
 from omegaconf import DictConfig, ListConfig, OmegaConf
 
 from mathft.io import atomic_write_json
+from mathft.sampling.hashing import config_hash
 
 DONE = "DONE.json"
 KEY = "key.json"
@@ -37,12 +37,6 @@ def to_plain(cfg: Any) -> Any:
     if isinstance(cfg, list | tuple):
         return [to_plain(v) for v in cfg]
     return cfg
-
-
-def config_hash(cfg: Any, length: int = 12) -> str:
-    """Stable hash of a config: sha256 of its canonical JSON (sorted keys)."""
-    blob = json.dumps(to_plain(cfg), sort_keys=True, separators=(",", ":"), default=str)
-    return hashlib.sha256(blob.encode("utf-8")).hexdigest()[:length]
 
 
 @dataclass(frozen=True)
@@ -91,7 +85,7 @@ class Step:
 def step(root: str | os.PathLike[str], name: str, key: Any) -> Step:
     """The step directory for ``key`` (created, with its key written for inspection)."""
     plain = to_plain(key)
-    d = Path(root) / name / config_hash(plain)
+    d = Path(root) / name / config_hash(plain, length=12)
     d.mkdir(parents=True, exist_ok=True)
     if not (d / KEY).exists():
         atomic_write_json(d / KEY, plain)

@@ -47,7 +47,7 @@ def problem_set(cfg: DictConfig, which: str) -> list[Problem]:
 
 def problems_key(problems: Sequence[Problem]) -> dict[str, Any]:
     """Identity of a problem set: its size and a hash of its ordered uids."""
-    return {"n": len(problems), "uids": config_hash([p.uid for p in problems])}
+    return {"n": len(problems), "uids": config_hash([p.uid for p in problems], length=12)}
 
 
 def _trainer(cfg: DictConfig, max_steps: int, ckpt_dir: Path, logger: Any,

@@ -31,7 +31,7 @@ def _plain(obj: Any) -> Any:
     raise TypeError(f"cannot hash config value of type {type(obj).__name__}: {obj!r}")
 
 
-def config_hash(cfg: Mapping[str, Any]) -> str:
-    """First 16 hex digits of sha256 over canonical JSON (sorted keys, no spaces)."""
+def config_hash(cfg: Mapping[str, Any] | list[Any], length: int = 16) -> str:
+    """First ``length`` hex digits of sha256 over canonical JSON (sorted keys, no spaces)."""
     text = json.dumps(_plain(cfg), sort_keys=True, separators=(",", ":"), ensure_ascii=True)
-    return hashlib.sha256(text.encode()).hexdigest()[:16]
+    return hashlib.sha256(text.encode()).hexdigest()[:length]

@@ -9,7 +9,8 @@ import pytorch_lightning as pl
 import torch
 
 from mathft.data.datamodule import SSFTDataModule
-from mathft.models.ssft import SSFTModule, lr_lambda
+from mathft.models.optim import lr_lambda
+from mathft.models.ssft import SSFTModule
 
 TINY = {"name_or_path": "tiny", "seed": 0}
 
