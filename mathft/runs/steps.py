@@ -84,6 +84,8 @@ def generator_key(cfg: DictConfig, model_cfg: Any) -> dict[str, Any]:
                    problems=to_plain(cfg.eval.evaluator_train))
     else:
         key["generator"].pop("sequential_steps", None)
+    # where mathft.sample reads a generator from (conf/sample.yaml): not what is trained
+    key["generator"].pop("path", None)
     return key
 
 
