@@ -165,3 +165,23 @@ def cli_code(code: str, cwd: Path) -> subprocess.CompletedProcess[str]:
     """``python -c <code>`` in ``cwd`` with the test environment."""
     return subprocess.run([sys.executable, "-c", code], cwd=cwd, env=env(cwd), capture_output=True,
                           text=True, timeout=300, check=False)
+
+
+def test_train_and_sample_entry_points_reuse_the_pipeline_steps(tiny_sweep: Sweep,
+                                                               tmp_path: Path) -> None:
+    """mathft.train / mathft.sample on the pipeline's cache: same generator, same stores."""
+    assert tiny_sweep.proc.returncode == 0, tail(tiny_sweep.proc)
+    before = step_dirs(tiny_sweep.cache)
+    c = tiny_sweep.cache
+    common = [*TINY, f"run.cache_dir={c}"]
+    tr = cli("mathft.train", [*common, f"hydra.run.dir={tmp_path / 'train'}"], tmp_path,
+             timeout=300)
+    assert tr.returncode == 0, tail(tr)
+    (gen,) = before["generator"]
+    assert f"model: {c / 'generator' / gen / 'model'}" in tr.stdout
+    sa = cli("mathft.sample", [*common, f"hydra.run.dir={tmp_path / 'sample'}"], tmp_path,
+             timeout=300)
+    assert sa.returncode == 0, tail(sa)
+    (test,) = before["samples_test"]
+    assert f"test: {c / 'samples_test' / test / 'candidates.jsonl'}" in sa.stdout
+    assert step_dirs(c) == before
