@@ -68,8 +68,18 @@ def _trainer(cfg: DictConfig, max_steps: int, ckpt_dir: Path, logger: Any,
 
 
 def _resume_path(ckpt_dir: Path) -> str | None:
+    """``last.ckpt`` to resume from, if any; a damaged one is named, never silently replaced."""
+    import zipfile
+
     last = ckpt_dir / "last.ckpt"
-    return str(last) if last.exists() else None
+    if not last.exists():
+        return None
+    if not zipfile.is_zipfile(last):
+        raise RuntimeError(
+            f"checkpoint {last} is damaged (not a complete torch zip archive, "
+            f"{last.stat().st_size} bytes): delete it to restart this step from scratch, "
+            "or restore it from a backup")
+    return str(last)
 
 
 def generator_key(cfg: DictConfig, model_cfg: Any) -> dict[str, Any]:

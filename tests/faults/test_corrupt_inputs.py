@@ -171,10 +171,6 @@ def test_truncated_checkpoint_fails_and_overwrites_nothing(truncated_ckpt_rerun)
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(strict=True, reason=(
-    "mathft/runs/steps.py (_resume_path -> trainer.fit(ckpt_path=...)) passes a torn "
-    "last.ckpt to Lightning, whose error is torch's 'PytorchStreamReader failed reading zip "
-    "archive' without the file; owner: lead (reported)"))
 def test_truncated_checkpoint_error_names_the_file(truncated_ckpt_rerun):
     ckpt, _, _, _, error = truncated_ckpt_rerun
     assert str(ckpt) in error  # the exception itself, not a 'Restoring states from' log line
