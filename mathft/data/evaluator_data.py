@@ -148,8 +148,13 @@ def build_evaluator_examples(
         st["problems_used"] += 1
     out.stats = st
     if st["problems"] and not st["problems_used"]:
-        raise ValueError(f"no evaluator training examples: none of the {st['problems']} problems "
-                         f"has usable candidates (stats: {st}); check the candidate store")
+        why = ("pairwise objectives (margin, bt) need problems with both a correct and an "
+               "incorrect candidate; " if not pointwise and st["problems_single_class"] else "")
+        raise ValueError(
+            f"no evaluator training examples: none of the {st['problems']} problems has usable "
+            f"candidates (stats: {st}); {why}use objective=xent, sample more candidates "
+            "(sampling.n) or problems (eval.evaluator_train.limit), easier problems "
+            "(eval.evaluator_train.levels), or a stronger generator")
     log.info("evaluator examples: %s", st)
     return out
 

@@ -46,10 +46,7 @@ def _options(group: str) -> list[str]:
 
 
 # Known-broken compositions (strict: the test fails once they are fixed, so this list shrinks).
-KNOWN_BROKEN = {
-    ("sampling", "greedy"): "every scale (and experiment=smoke) sets sampling.n>1, which a "
-    "greedy SamplingParams rejects; the pipeline decodes greedily via greedy_sampling() anyway",
-}
+KNOWN_BROKEN: dict[tuple[str, str], str] = {}
 
 
 def _all_group_options() -> list[Any]:
