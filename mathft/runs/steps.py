@@ -234,7 +234,7 @@ def train_evaluator(cfg: DictConfig, model_cfg: Any, init_path: str, train_st: S
                          metadata={"step": st.hash, "objective": to_plain(cfg.objective)})
         metrics = {k: float(v) for k, v in trainer.callback_metrics.items() if v.numel() == 1}
         st.mark_done({"global_step": trainer.global_step,
-                      "counts": to_plain(getattr(dm, "counts", {})), "metrics": metrics})
+                      "counts": to_plain(getattr(dm, "stats", None) or {}), "metrics": metrics})
         return st
 
 
