@@ -11,7 +11,7 @@ treated as a singleton from then on, so one pathological answer costs one timeou
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Hashable, Sequence
 
 from mathft.grading.equivalence import DEFAULT_TIMEOUT, Canon, fast_decision, symbolic_call
 
@@ -71,14 +71,21 @@ def cluster_answers(
             else:
                 checked.add(rj)
 
-    roots = [_find(parent, s) if s is not None else None for s in slot_of]
-    size: dict[int, int] = {}
-    first: dict[int, int] = {}
-    for idx, r in enumerate(roots):
+    return relabel_by_size([_find(parent, s) if s is not None else None for s in slot_of])
+
+
+def relabel_by_size(labels: Sequence[Hashable | None]) -> list[int | None]:
+    """Cluster ids 0, 1, ... ordered by cluster size (desc), then first index (SPEC §5).
+
+    ``labels`` assigns any hashable label per answer (None = no answer, no cluster).
+    """
+    size: dict[Hashable, int] = {}
+    first: dict[Hashable, int] = {}
+    for idx, r in enumerate(labels):
         if r is None:
             continue
         size[r] = size.get(r, 0) + 1
         first.setdefault(r, idx)
     order = sorted(size, key=lambda r: (-size[r], first[r]))
     cid = {r: n for n, r in enumerate(order)}
-    return [cid[r] if r is not None else None for r in roots]
+    return [cid[r] if r is not None else None for r in labels]

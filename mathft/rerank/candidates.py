@@ -18,6 +18,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import cached_property
 
+from mathft.grading.cluster import relabel_by_size
 from mathft.records import Candidate
 
 ClusterFn = Callable[[Sequence[str | None]], list[int | None]]
@@ -30,16 +31,7 @@ def canonical_cluster_ids(clusters: Sequence[int | None]) -> tuple[int | None, .
     clustering to a subset of candidates and relabelling with this function gives the
     clustering of the subset under the same equivalence classes (used for N' < N).
     """
-    size: dict[int, int] = {}
-    first: dict[int, int] = {}
-    for i, c in enumerate(clusters):
-        if c is None:
-            continue
-        size[c] = size.get(c, 0) + 1
-        first.setdefault(c, i)
-    order = sorted(size, key=lambda c: (-size[c], first[c]))
-    relabel = {c: new for new, c in enumerate(order)}
-    return tuple(None if c is None else relabel[c] for c in clusters)
+    return tuple(relabel_by_size(clusters))
 
 
 @dataclass(frozen=True)
