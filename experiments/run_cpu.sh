@@ -8,7 +8,7 @@ set -uo pipefail
 cd "$(dirname "$0")/.."
 PY=${PY:-.venv/bin/python}
 RESULTS=experiments/results
-TABLES=${*:-table3_rerank table7_strategies fig1_topk table2_ssft table5_fewshot_style table4_sequential}
+TABLES=${*:-table3_rerank table7_strategies fig1_topk table4_sequential table5_fewshot_style table2_ssft}
 declare -A EXTRA=(
   # CPU scale: the small model only where noted (Gemma 3 270M cells take ~3x longer)
   [table2_ssft]="model=smollm2_135m"
