@@ -99,12 +99,12 @@ class SSFTModule(pl.LightningModule):
             })
             self.model, self.tokenizer = load_from_config(cfg, ft)
         self._val_sum = torch.zeros(())
-        # from_pretrained returns eval mode and Lightning (>= 2.2) keeps submodule modes: without
-        # this, dropout (LoRA's included) would silently be off during training.
-        self.model.train()
         self._val_count = torch.zeros(())
         self._t_start = time.perf_counter()
         self._step_tokens: tuple[float, float] | None = None
+        # from_pretrained returns eval mode and Lightning (>= 2.2) keeps submodule modes: without
+        # this, dropout (LoRA's included) would silently be off during training.
+        self.model.train()
 
     def forward(self, batch: Mapping[str, torch.Tensor]) -> torch.Tensor:
         return self.model(**model_inputs(batch)).logits

@@ -45,7 +45,7 @@ def train_sequential(cfg: DictConfig, model_cfg: Any, st: Step, logger: Any) -> 
     from mathft.data.mixtures import ssft_examples_from_config
     from mathft.data.templates import format_prompt
     from mathft.models.multitask import MultiTaskModule
-    from mathft.runs.steps import _resume_path, _trainer, problem_set
+    from mathft.runs.steps import _resume_path, _trainer, fit_metrics, problem_set
 
     g = cfg.generator
     pl.seed_everything(int(cfg.seed), workers=True)
@@ -70,5 +70,5 @@ def train_sequential(cfg: DictConfig, model_cfg: Any, st: Step, logger: Any) -> 
                 val_dataloaders=dm.val_dataloader(), ckpt_path=_resume_path(ckpt))
     if not (st.dir / "model").exists():
         raise RuntimeError(f"sequential run in {st.dir} ended before its last stage finished")
-    metrics = {k: float(v) for k, v in trainer.callback_metrics.items() if v.numel() == 1}
+    metrics = fit_metrics(trainer)
     return {"global_step": trainer.global_step, "n_train": len(train), "metrics": metrics}

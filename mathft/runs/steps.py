@@ -67,6 +67,11 @@ def _trainer(cfg: DictConfig, max_steps: int, ckpt_dir: Path, logger: Any,
                        logger=logger if logger else False, default_root_dir=str(ckpt_dir.parent))
 
 
+def fit_metrics(trainer: pl.Trainer) -> dict[str, float]:
+    """The scalar metrics a fit ended with (recorded in the step's DONE.json)."""
+    return {k: float(v) for k, v in trainer.callback_metrics.items() if v.numel() == 1}
+
+
 def _resume_path(ckpt_dir: Path) -> str | None:
     """``last.ckpt`` to resume from, if any; a damaged one is named, never silently replaced."""
     import zipfile
@@ -143,7 +148,7 @@ def _train_ssft(cfg: DictConfig, model_cfg: Any, st: Step, logger: Any) -> dict[
     export_generator(module, module.tokenizer, st.dir / "model",
                      merge_lora=bool(cfg.finetune.get("merge_on_export", True)),
                      metadata={"step": st.hash, "global_step": trainer.global_step})
-    metrics = {k: float(v) for k, v in trainer.callback_metrics.items() if v.numel() == 1}
+    metrics = fit_metrics(trainer)
     return {"global_step": trainer.global_step, "n_train": len(train), "n_val": len(val),
             "metrics": metrics}
 
@@ -232,7 +237,7 @@ def train_evaluator(cfg: DictConfig, model_cfg: Any, init_path: str, train_st: S
         export_generator(module, module.tokenizer, st.dir / "model",
                          merge_lora=bool(cfg.finetune.get("merge_on_export", True)),
                          metadata={"step": st.hash, "objective": to_plain(cfg.objective)})
-        metrics = {k: float(v) for k, v in trainer.callback_metrics.items() if v.numel() == 1}
+        metrics = fit_metrics(trainer)
         st.mark_done({"global_step": trainer.global_step,
                       "counts": to_plain(getattr(dm, "stats", None) or {}), "metrics": metrics})
         return st
