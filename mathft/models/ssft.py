@@ -8,6 +8,10 @@ micro-batch means.
 Optimizer: AdamW (no weight decay on biases and norms), linear warmup then cosine decay to
 ``min_lr_ratio * lr``; total steps from ``trainer.estimated_stepping_batches``.
 
+The LM head runs only at the positions that have a target (``completion_loss``): full-vocabulary
+logits for prompt and padding tokens are never materialised, which saves most of the step's
+activation memory on small models (vocab 49k x every position) and the head's FLOPs on prompts.
+
 Logged: ``train/loss``, ``val/loss``, ``lr``, ``train/tokens_per_s`` (all real tokens) and
 ``train/target_tokens_per_s``.
 """
@@ -23,7 +27,7 @@ import torch
 import torch.nn.functional as F
 
 from mathft.data.collate import IGNORE_INDEX
-from mathft.models.loading import DEFAULT_SPEC, load_from_config, model_config
+from mathft.models.loading import DEFAULT_SPEC, is_peft_model, load_from_config, model_config
 from mathft.models.optim import adamw_warmup_cosine, stepping_total
 
 
@@ -49,6 +53,43 @@ def completion_loss_terms(logits: torch.Tensor, labels: torch.Tensor) -> tuple[t
         reduction="sum",
     )
     return loss_sum, (shift_labels != IGNORE_INDEX).sum()
+
+
+# config fields that rescale logits after the head; a model with any of them set takes the
+# full-logits path (exact whatever the head does).
+_LOGIT_RESCALES = ("logit_scale", "logits_scaling", "output_multiplier_scale")
+
+
+def _split_head(model: torch.nn.Module) -> tuple[torch.nn.Module, torch.nn.Module, float | None] | None:
+    """(decoder, lm_head, final logit soft-cap) of a causal LM, or None if it is not split so."""
+    base = model.get_base_model() if is_peft_model(model) else model
+    get_decoder, get_head = getattr(base, "get_decoder", None), getattr(base, "get_output_embeddings", None)
+    if get_decoder is None or get_head is None:
+        return None
+    decoder, head = get_decoder(), get_head()
+    if decoder is None or head is None or decoder is base:
+        return None
+    config = base.config.get_text_config() if hasattr(base.config, "get_text_config") else base.config
+    if any(getattr(config, k, None) not in (None, 1, 1.0) for k in _LOGIT_RESCALES):
+        return None
+    return decoder, head, getattr(config, "final_logit_softcapping", None)
+
+
+def completion_loss(model: torch.nn.Module, batch: Mapping[str, torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
+    """``completion_loss_terms(model(batch).logits, labels)`` with the LM head applied only where a
+    next token is labelled (SPEC §2). Falls back to full logits for heads it cannot split."""
+    split = _split_head(model)
+    if split is None:
+        return completion_loss_terms(model(**model_inputs(batch)).logits, batch["labels"])
+    decoder, head, softcap = split
+    hidden = decoder(**model_inputs(batch)).last_hidden_state
+    targets = batch["labels"][:, 1:]
+    keep = targets != IGNORE_INDEX
+    logits = head(hidden[:, :-1][keep])
+    if softcap:
+        logits = torch.tanh(logits / softcap) * softcap
+    loss_sum = F.cross_entropy(logits.float(), targets[keep], reduction="sum")
+    return loss_sum, keep.sum()
 
 
 def model_inputs(batch: Mapping[str, torch.Tensor]) -> dict[str, Any]:
@@ -110,7 +151,7 @@ class SSFTModule(pl.LightningModule):
         return self.model(**model_inputs(batch)).logits
 
     def _loss(self, batch: Mapping[str, torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        loss_sum, count = completion_loss_terms(self(batch), batch["labels"])
+        loss_sum, count = completion_loss(self.model, batch)
         return loss_sum / count.clamp(min=1), loss_sum, count
 
     def training_step(self, batch: Mapping[str, torch.Tensor], batch_idx: int) -> torch.Tensor:
