@@ -3,7 +3,8 @@
     python experiments/aggregate.py outputs/multirun/table2_ssft/<date> --table table2_ssft \
         --out experiments/results/table2_ssft
 
-Every table is written as Markdown, CSV, LaTeX and JSON (and to W&B with ``--wandb``); the
+Every table is written as Markdown, CSV, LaTeX and JSON (and to W&B with ``--wandb``;
+``--readme experiments/README.md`` also refreshes the table's block there); the
 paper's numbers (SPEC §7, PaLM 2) are shown beside ours for orientation — different models,
 different scale: compare trends, not values.
 """
@@ -12,11 +13,13 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import sys
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from mathft.io import atomic_write_text
 from mathft.reporting.tables import Estimate, Table, log_tables, to_markdown
 
 Cell = dict[str, Any]
@@ -191,12 +194,30 @@ BUILDERS: dict[str, Callable[[list[Cell]], Table]] = {
 }
 
 
+def readme_block(name: str) -> re.Pattern[str]:
+    """The block ``<!-- table:NAME -->`` ... ``<!-- /table:NAME -->`` of a README."""
+    return re.compile(rf"(<!-- table:{re.escape(name)} -->\n)(.*?)(<!-- /table:{re.escape(name)} -->)",
+                      re.S)
+
+
+def update_readme(path: Path, table: Table) -> None:
+    """Replace the table's block in ``path`` (heading one level down), atomically."""
+    text = path.read_text()
+    block = readme_block(table.name)
+    if not block.search(text):
+        raise SystemExit(f"{path}: no '<!-- table:{table.name} -->' ... "
+                         f"'<!-- /table:{table.name} -->' block to update")
+    md = "#" + to_markdown(table)
+    atomic_write_text(path, block.sub(lambda m: m.group(1) + md + m.group(3), text, count=1))
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("roots", nargs="+", type=Path, help="multirun dirs (or parents) to collect")
     ap.add_argument("--table", required=True, choices=sorted(BUILDERS))
     ap.add_argument("--out", type=Path, required=True, help="directory for the table files")
     ap.add_argument("--wandb", action="store_true", help="also log the table to W&B (offline)")
+    ap.add_argument("--readme", type=Path, help="also refresh the table's block in this README")
     args = ap.parse_args(argv)
     table = BUILDERS[args.table](load_cells(args.roots))
     run = None
@@ -210,6 +231,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     finally:
         if run is not None:
             run.finish()
+    if args.readme:
+        update_readme(args.readme, table)
     print(to_markdown(table))
     return 0
 

@@ -25,7 +25,7 @@ for t in $TABLES; do
   echo "== $t: $PY -m mathft.pipeline -m experiment=$t ${EXTRA[$t]} ${MATHFT_OVERRIDES:-}"
   $PY -m mathft.pipeline -m "experiment=$t" ${EXTRA[$t]} ${MATHFT_OVERRIDES:-} \
       "hydra.sweep.dir=$sweep" logger.offline=true
-  $PY experiments/aggregate.py "$sweep" --table "$t" --out "$RESULTS/$t"
+  $PY experiments/aggregate.py "$sweep" --table "$t" --out "$RESULTS/$t" --readme experiments/README.md
   # keep each cell's metrics and figure beside the aggregated table
   find "$sweep" -name metrics.json -o -name figure1.png | while read -r f; do
     cell=$(basename "$(dirname "$f")"); mkdir -p "$RESULTS/$t/cells/$cell"; cp "$f" "$RESULTS/$t/cells/$cell/"
