@@ -26,7 +26,8 @@ for t in $TABLES; do
   $PY -m mathft.pipeline -m "experiment=$t" ${EXTRA[$t]} ${MATHFT_OVERRIDES:-} \
       "hydra.sweep.dir=$sweep" logger.offline=true
   $PY experiments/aggregate.py "$sweep" --table "$t" --out "$RESULTS/$t" --readme experiments/README.md
-  # keep each cell's metrics and figure beside the aggregated table
+  # keep each cell's metrics and figure beside the aggregated table (this sweep's cells only)
+  rm -rf "$RESULTS/$t/cells"
   find "$sweep" -name metrics.json -o -name figure1.png | while read -r f; do
     cell=$(basename "$(dirname "$f")"); mkdir -p "$RESULTS/$t/cells/$cell"; cp "$f" "$RESULTS/$t/cells/$cell/"
   done
