@@ -6,12 +6,13 @@ from plain ``TrainingArguments`` (``bf16=True``, ``gradient_checkpointing=True``
 explicitly here to match ``--precision`` and mathft's default (no checkpointing), otherwise TRL
 would be timed in bf16 autocast against fp32. Each run does ``--warmup`` untimed optimizer
 steps, then ``--steps`` timed ones; the list of runs is cycled ``--repeats`` times (the first
-run in a process pays allocator warm-up) and each contestant's best cycle is reported. Reported per run: real (non-pad) tokens/s,
-target tokens/s for mathft, and useful FLOP/s = 6 * N * real_tokens / time (N = parameters that
-do matmuls per token, i.e. without the input embedding, with the LM head) against a matmul peak
-measured in the compute dtype. TRL is optional (``pip install '.[bench]'``); ``--skip-trl`` runs mathft alone.
+run in a process is slower, whichever it is) and each contestant's best cycle is reported.
+Reported per run: real (non-pad) tokens/s, target tokens/s for mathft, and useful
+FLOP/s = 6 * N * real_tokens / time (N = parameters that do matmuls per token, i.e. without the
+input embedding, with the LM head) against a matmul peak measured in the compute dtype. TRL is optional (``pip install '.[bench]'``); ``--skip-trl``
+runs mathft alone.
 
-    .venv/bin/python benchmarks/ssft.py --n-examples 16 --max-length 192 --batch-size 4 --steps 3
+    .venv/bin/python benchmarks/ssft.py --n-examples 24 --max-length 192 --batch-size 4 --steps 5
 """
 
 from __future__ import annotations

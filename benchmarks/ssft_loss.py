@@ -31,7 +31,7 @@ def child(args: argparse.Namespace) -> dict[str, float]:
     sys.path.insert(0, str(Path(__file__).resolve().parent))
     from ssft import load_examples
 
-    from mathft.data.collate import SSFTCollator, tokenize_examples
+    from mathft.data.collate import IGNORE_INDEX, SSFTCollator, tokenize_examples
     from mathft.models.loading import load_model_and_tokenizer
     from mathft.models.ssft import completion_loss, completion_loss_terms, model_inputs
 
@@ -59,7 +59,7 @@ def child(args: argparse.Namespace) -> dict[str, float]:
     peak_mb = next(int(line.split()[1]) for line in status if line.startswith("VmHWM")) / 1024
     return {"variant": args.variant, "tokens": int(batch["attention_mask"].sum()),
             "positions": batch["input_ids"].numel(),
-            "targets": int((batch["labels"][:, 1:] != -100).sum()),
+            "targets": int((batch["labels"][:, 1:] != IGNORE_INDEX).sum()),
             "peak_above_model_mb": peak_mb - base_mb, "s_per_fwd_bwd": statistics.median(times)}
 
 

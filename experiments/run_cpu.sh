@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Regenerate the committed CPU-scale results (experiments/results/) on the embedded models.
-# Each table is one multirun; cells that share a step (e.g. the MATH+PRM800K SSFT generator
+# Each table is one multirun (or one per override set, see EXTRA); cells that share a step (e.g. the MATH+PRM800K SSFT generator
 # of Tables 2, 3, 4, 7 and Fig. 1) compute it once through the step cache (outputs/steps).
 #   bash experiments/run_cpu.sh [table ...]      (default: every table below)
 # Extra Hydra overrides for every run can be passed in MATHFT_OVERRIDES. A table's EXTRA entry
