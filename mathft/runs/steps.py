@@ -173,15 +173,19 @@ def sample(cfg: DictConfig, gen_path: str, gen_id: str, model_cfg: Any,
            problems: Sequence[Problem], sampling: Mapping[str, Any], name: str) -> Step:
     """Sample ``sampling.n`` graded candidates per problem into a resumable candidate store."""
     from mathft.data.prompts import build_prompt_builder
-    from mathft.sampling.engine import SamplingParams, make_engine
+    from mathft.sampling.engine import SamplingParams, make_engine, resolve_engine
     from mathft.sampling.runner import sample_to_store
     from mathft.sampling.store import CandidateStore
 
     params = SamplingParams.from_mapping(
-        {k: v for k, v in to_plain(sampling).items() if k not in ("engine", "name")})
+        {k: v for k, v in to_plain(sampling).items() if k not in ("engine", "precision", "name")})
     prompt_cfg = to_plain(cfg.prompt)
+    kind, precision = str(sampling.get("engine", "auto")), str(sampling.get("precision", "auto"))
+    # different engines (and compute dtypes) draw different samples
+    engine_id = resolve_engine(kind, precision, str(_node(model_cfg, "dtype", "float32")),
+                               model=gen_path)
     key = {"generator": gen_id, "problems": problems_key(problems), "sampling": params.identity(),
-           "prompt": prompt_cfg}
+           "prompt": prompt_cfg, "engine": engine_id}
     st = step(cfg.run.cache_dir, f"samples_{name}", key)
     with st.locked():  # one process computes a step; others wait, then reuse
         if st.done:
@@ -191,11 +195,14 @@ def sample(cfg: DictConfig, gen_path: str, gen_id: str, model_cfg: Any,
         builder = build_prompt_builder(prompt_cfg)
         store = CandidateStore(st.dir / "candidates.jsonl", config_hash=st.hash, model_id=gen_id,
                                sampling=params.to_dict())
-        engine = make_engine(str(sampling.get("engine", "hf")), model, tok)
+        vllm = engine_id["engine"] == "vllm"  # vLLM loads the checkpoint itself
+        engine = make_engine(engine_id["engine"], gen_path if vllm else model, tok,
+                             precision=precision)
         stats = sample_to_store(engine, list(problems), store, params,
                                 prompt_fn=lambda p: builder.build(p.problem, tokenizer=tok),
                                 model_id=gen_id, config_hash=st.hash)
-        st.mark_done({"rows": len(store), "stats": to_plain(getattr(stats, "__dict__", {}))})
+        st.mark_done({"rows": len(store), "engine": engine_id,
+                      "stats": to_plain(getattr(stats, "__dict__", {}))})
         return st
 
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 import hashlib
 import re
 from abc import ABC, abstractmethod
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass, fields
 from typing import Any
 
@@ -72,7 +72,7 @@ class SamplingParams:
 
     @classmethod
     def from_mapping(
-        cls, cfg: Mapping[str, Any], ignore: Sequence[str] = ("engine",)
+        cls, cfg: Mapping[str, Any], ignore: Sequence[str] = ("engine", "precision")
     ) -> SamplingParams:
         """Build from a config mapping (e.g. ``cfg.sampling``); unknown keys are an error."""
         known = {f.name for f in fields(cls)}
@@ -169,13 +169,21 @@ def truncate_at_stop(text: str, params: SamplingParams) -> tuple[str, bool]:
 
 
 class SamplingEngine(ABC):
-    """Turns prompts into generations; concrete engines: ``hf`` and ``vllm``."""
+    """Turns prompts into generations; concrete engines: ``prefix``, ``hf`` and ``vllm``."""
 
     @abstractmethod
     def generate_requests(
         self, requests: Sequence[Request], params: SamplingParams
     ) -> list[Generation]:
         """Decode one sample per request, in request order."""
+
+    def stream(
+        self, requests: Sequence[Request], params: SamplingParams
+    ) -> Iterator[tuple[int, Generation]]:
+        """Yield ``(request index, generation)`` as samples finish (default: batch by batch)."""
+        for s in range(0, len(requests), params.batch_size):
+            gens = self.generate_requests(requests[s : s + params.batch_size], params)
+            yield from enumerate(gens, start=s)
 
     def generate(self, prompts: list[str], params: SamplingParams) -> list[list[Generation]]:
         """``params.n`` generations per prompt (seeds keyed by prompt index)."""
@@ -188,19 +196,49 @@ class SamplingEngine(ABC):
         return [flat[i * params.n : (i + 1) * params.n] for i in range(len(prompts))]
 
 
-def make_engine(kind: str, model: Any, tokenizer: Any = None, **kwargs: Any) -> SamplingEngine:
-    """Build an engine: ``hf`` (any transformers causal LM), ``vllm`` (GPU; ``model`` is a
-    path or hub id), or ``auto`` (vLLM when importable with a CUDA device, else HF)."""
+ENGINES = ("auto", "prefix", "hf", "vllm")
+PRECISIONS = ("auto", "float32", "bfloat16")
+
+
+def resolve_engine(kind: str, precision: str = "auto", model_dtype: str = "float32",
+                   model: Any = None) -> dict[str, str]:
+    """The engine and compute dtype that ``make_engine`` will use (part of the samples' key).
+
+    ``auto`` is vLLM where it is installed with a CUDA device and the model is a path or hub
+    id, else ``prefix``. Precision ``auto`` is bf16 for ``prefix`` on CPUs with fast bf16
+    kernels (AMX / AVX512-BF16), else the model's own dtype.
+    """
+    if kind not in ENGINES:
+        raise ValueError(f"unknown sampling engine {kind!r} (sampling.engine); choose one of {ENGINES}")
+    if precision not in PRECISIONS:
+        raise ValueError(f"sampling.precision must be one of {PRECISIONS}, got {precision!r}")
     if kind == "auto":
         from mathft.sampling.vllm_engine import vllm_available
 
-        kind = "vllm" if vllm_available() and isinstance(model, str) else "hf"
+        kind = "vllm" if vllm_available() and (model is None or isinstance(model, str)) \
+            else "prefix"
+    dtype = model_dtype if precision == "auto" else precision
+    if kind == "prefix" and precision == "auto":
+        from mathft.sampling.prefix import fast_bf16
+
+        dtype = "bfloat16" if fast_bf16() else model_dtype
+    return {"engine": kind, "dtype": str(dtype).replace("torch.", "")}
+
+
+def make_engine(kind: str, model: Any, tokenizer: Any = None, precision: str = "auto",
+                **kwargs: Any) -> SamplingEngine:
+    """Build an engine: ``prefix`` (shared-prompt continuous batching over a transformers
+    decoder; the default), ``hf`` (plain ``generate``, the reference), ``vllm`` (``model`` is
+    a path or hub id), or ``auto`` (see :func:`resolve_engine`)."""
+    kind = resolve_engine(kind, precision, model=model)["engine"]
+    if kind == "prefix":
+        from mathft.sampling.prefix import PrefixEngine
+
+        return PrefixEngine(model, tokenizer, precision=precision, **kwargs)
     if kind == "hf":
         from mathft.sampling.hf import HFEngine
 
         return HFEngine(model, tokenizer, **kwargs)
-    if kind == "vllm":
-        from mathft.sampling.vllm_engine import VLLMEngine
+    from mathft.sampling.vllm_engine import VLLMEngine
 
-        return VLLMEngine(model, tokenizer, **kwargs)
-    raise ValueError(f"unknown sampling engine {kind!r}; choose 'hf', 'vllm' or 'auto'")
+    return VLLMEngine(model, tokenizer, **kwargs)

@@ -92,33 +92,40 @@ def sample_to_store(
 
         bar = tqdm(total=len(todo), desc="sampling", unit="sample")
     t0 = time.perf_counter()
+    reqs = [Request(pr, sample_seed(params.seed, p.uid, j)) for p, j, pr in todo]
+    cands: list[Candidate] = []
+
+    def flush() -> None:
+        store.append(cands)
+        stats.generated += len(cands)
+        if bar is not None:
+            bar.update(len(cands))
+        cands.clear()
+
     try:
-        for s in range(0, len(todo), params.batch_size):
-            chunk = todo[s : s + params.batch_size]
-            reqs = [Request(pr, sample_seed(params.seed, p.uid, j)) for p, j, pr in chunk]
-            gens = engine.generate_requests(reqs, params)
-            cands = []
-            for (p, j, _), g in zip(chunk, gens):
-                ans, ok = grade(g.text, p.answer)
-                cands.append(
-                    Candidate(
-                        problem_id=p.uid,
-                        sample_idx=j,
-                        text=g.text,
-                        answer=ans,
-                        correct=bool(ok),
-                        model_id=model_id,
-                        sampling=sampling,
-                        config_hash=chash,
-                        n_tokens=g.n_tokens,
-                    )
+        # the engine streams samples as they finish; rows are appended every batch_size
+        for i, g in engine.stream(reqs, params):
+            p, j, _ = todo[i]
+            ans, ok = grade(g.text, p.answer)
+            cands.append(
+                Candidate(
+                    problem_id=p.uid,
+                    sample_idx=j,
+                    text=g.text,
+                    answer=ans,
+                    correct=bool(ok),
+                    model_id=model_id,
+                    sampling=sampling,
+                    config_hash=chash,
+                    n_tokens=g.n_tokens,
                 )
-                stats.correct += bool(ok)
-                stats.new_tokens += g.n_tokens
-            store.append(cands)
-            stats.generated += len(cands)
-            if bar is not None:
-                bar.update(len(cands))
+            )
+            stats.correct += bool(ok)
+            stats.new_tokens += g.n_tokens
+            if len(cands) >= params.batch_size:
+                flush()
+        if cands:
+            flush()
     finally:
         stats.seconds = time.perf_counter() - t0
         if bar is not None:

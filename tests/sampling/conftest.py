@@ -47,11 +47,12 @@ def tiny_model(tiny_dir: Path):
     return AutoModelForCausalLM.from_pretrained(tiny_dir).eval()
 
 
-@pytest.fixture(scope="session")
-def engine(tiny_model, tok):
-    from mathft.sampling.hf import HFEngine
+@pytest.fixture(scope="session", params=["hf", "prefix"])
+def engine(request: pytest.FixtureRequest, tiny_model, tok):
+    """Every engine test runs on the reference HF engine and on the prefix engine."""
+    from mathft.sampling.engine import make_engine
 
-    return HFEngine(tiny_model, tok)
+    return make_engine(request.param, tiny_model, tok, precision="float32")
 
 
 @pytest.fixture

@@ -1,0 +1,348 @@
+"""Shared-prefix continuous-batching engine over a transformers decoder (``engine=prefix``).
+
+Why: N samples of one problem share its prompt, and sampling time is what every table waits
+on. Plain ``generate`` re-reads and re-copies a separate prompt KV cache for every sample,
+grows its cache by concatenation each step, and keeps finished rows in the batch. This
+engine instead
+
+- prefills each prompt once and keeps one copy of its keys/values, which all of its samples
+  attend to (a batched matmul per prompt: ``[samples x heads, d] @ [d, prompt_len]``);
+- keeps the generated tokens' keys/values in a preallocated per-row cache written in place;
+- admits new prompts into free rows as soon as others finish (continuous batching), so the
+  batch stays full; finished rows are compacted away;
+- draws tokens with per-sample counter-based noise (:mod:`mathft.sampling.draw`), so a sample
+  depends only on its seed, never on its batch or admission order.
+
+It runs the model's own modules (any transformers decoder whose attention calls the
+attention interface: Llama/SmolLM2, Qwen2, Mistral, Gemma 3 incl. its sliding-window
+layers), registering one attention function that reads this module's caches, so LoRA-merged
+and fine-tuned checkpoints work unchanged. Greedy decoding matches HF ``generate`` up to
+floating-point summation order (tested).
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from transformers import AttentionInterface
+
+from mathft.sampling.draw import draw_tokens
+from mathft.sampling.engine import (
+    Generation,
+    Request,
+    SamplingEngine,
+    SamplingParams,
+    truncate_at_stop,
+)
+
+ATTN_NAME = "mathft_prefix"
+
+
+@dataclass
+class _Unit:
+    """One prompt and the rows (samples) decoding from it."""
+
+    ids: list[int]
+    requests: list[int]
+    keys: list[torch.Tensor] = field(default_factory=list)  # per layer [kvh, Lp, d]
+    values: list[torch.Tensor] = field(default_factory=list)
+
+
+class _Batch:
+    """Decoding state: rows (samples) in contiguous per-unit segments, and the KV caches."""
+
+    def __init__(self, capacity: int, max_new: int):
+        self.capacity, self.max_new = capacity, max_new
+        self.units: list[_Unit] = []  # unit of each row
+        self.req: list[int] = []  # request index of each row
+        self.tokens: list[list[int]] = []
+        self.done: list[str | None] = []  # finish reason once finished
+        self.gen_k: list[torch.Tensor] = []  # per layer [capacity, kvh, max_new, d]
+        self.gen_v: list[torch.Tensor] = []
+        self.mode = "decode"
+        self.prefill_unit: _Unit | None = None
+        self.segments: list[tuple[int, int, _Unit]] = []
+        self.write_at = torch.zeros(0, dtype=torch.long)
+        self._masks: dict[tuple[Any, ...], torch.Tensor] = {}
+
+    def __len__(self) -> int:
+        return len(self.req)
+
+    def resegment(self) -> None:
+        self.segments = []
+        for i, u in enumerate(self.units):
+            if self.segments and self.segments[-1][2] is u:
+                s, _, _ = self.segments[-1]
+                self.segments[-1] = (s, i + 1, u)
+            else:
+                self.segments.append((i, i + 1, u))
+
+    def compact(self) -> None:
+        """Drop finished rows (their cache rows too), keeping the segment order."""
+        keep = [i for i, d in enumerate(self.done) if d is None]
+        if len(keep) == len(self.done):
+            return
+        if keep and self.gen_k:
+            idx = torch.tensor(keep)
+            used = max(len(self.tokens[i]) for i in keep)
+            for cache in (*self.gen_k, *self.gen_v):
+                cache[: len(keep), :, :used] = cache.index_select(0, idx)[:, :, :used]
+        for name in ("units", "req", "tokens", "done"):
+            setattr(self, name, [getattr(self, name)[i] for i in keep])
+        self.resegment()
+
+    def gen_mask(self, used: int, window: int | None, dtype: torch.dtype) -> torch.Tensor:
+        """Additive mask ``[rows, 1, 1, used]`` over the generated tokens (memoised per step)."""
+        key = (used, window, dtype)
+        if key not in self._masks:
+            j = torch.arange(used)
+            bad = j[None, :] > self.write_at[:, None]
+            if window is not None:
+                bad |= j[None, :] <= self.write_at[:, None] - window
+            self._masks[key] = torch.zeros(bad.shape, dtype=dtype).masked_fill_(bad, float("-inf"))[
+                :, None, None, :]
+        return self._masks[key]
+
+    # -- the model's attention calls these two -------------------------------------------
+    def update(self, key: torch.Tensor, value: torch.Tensor, layer_idx: int, **_: Any):
+        """Store this step's keys/values: a prompt's during prefill, the rows' when decoding."""
+        if self.mode == "prefill":
+            assert self.prefill_unit is not None
+            self.prefill_unit.keys.append(key[0])
+            self.prefill_unit.values.append(value[0])
+            return key, value
+        if len(self.gen_k) <= layer_idx:
+            shape = (self.capacity, key.shape[1], self.max_new, key.shape[3])
+            self.gen_k.append(key.new_zeros(shape))
+            self.gen_v.append(value.new_zeros(shape))
+        rows = torch.arange(key.shape[0])
+        self.gen_k[layer_idx][rows, :, self.write_at] = key[:, :, 0]
+        self.gen_v[layer_idx][rows, :, self.write_at] = value[:, :, 0]
+        used = int(self.write_at.max()) + 1
+        return self.gen_k[layer_idx][: key.shape[0], :, :used], \
+            self.gen_v[layer_idx][: key.shape[0], :, :used]
+
+    def attend(self, module: Any, q: torch.Tensor, k: torch.Tensor, v: torch.Tensor,
+               scaling: float, window: int | None) -> torch.Tensor:
+        """Attention output ``[rows, 1, heads, d]`` (decode) or ``[1, Lp, heads, d]`` (prefill)."""
+        if self.mode == "prefill":
+            lp = q.shape[2]
+            mask = None
+            if window is not None and lp > window:
+                pos = torch.arange(lp)
+                mask = (pos[None, :] <= pos[:, None]) & (pos[None, :] > pos[:, None] - window)
+            out = F.scaled_dot_product_attention(q, k, v, attn_mask=mask, is_causal=mask is None,
+                                                 scale=scaling, enable_gqa=True)
+            return out.transpose(1, 2)
+        b, heads, _, d = q.shape
+        kvh = k.shape[1]
+        g = heads // kvh
+        qf = q.reshape(b, kvh, g, d)
+        layer = module.layer_idx
+        # own generated tokens: one masked flash call over all rows
+        o_gen, l_gen = _flash(qf, k, v, attn_mask=self.gen_mask(k.shape[2], window, q.dtype),
+                              scale=scaling)
+        # the shared prompt: one call per prompt, its rows' queries stacked
+        o_pr, l_pr = torch.empty_like(o_gen), torch.empty_like(l_gen)
+        for s, e, u in self.segments:
+            pk, pv = u.keys[layer], u.values[layer]  # [kvh, Lp, d]
+            n = e - s
+            qs = qf[s:e].permute(1, 0, 2, 3).reshape(1, kvh, n * g, d)
+            mask = None
+            if window is not None and pk.shape[1] + int(self.write_at[s:e].max()) >= window:
+                far = torch.arange(pk.shape[1])[None, :] <= (
+                    pk.shape[1] + self.write_at[s:e, None] - window)  # [n, Lp]
+                mask = torch.zeros(far.shape, dtype=q.dtype).masked_fill_(far, float("-inf"))
+                mask = mask[:, None, :].expand(n, g, -1).reshape(1, 1, n * g, -1)
+            o, lse = _flash(qs, pk[None], pv[None], attn_mask=mask, scale=scaling)
+            o_pr[s:e] = o[0].view(kvh, n, g, d).permute(1, 0, 2, 3)
+            l_pr[s:e] = lse[0].view(kvh, n, g).permute(1, 0, 2)
+        # merge the two partial softmaxes by their log-sum-exps
+        m = torch.maximum(l_gen, l_pr)
+        w_gen, w_pr = (l_gen - m).exp_().unsqueeze(-1), (l_pr - m).exp_().unsqueeze(-1)
+        out = (o_gen * w_gen + o_pr * w_pr) / (w_gen + w_pr)
+        return out.reshape(b, 1, heads, d)
+
+
+def _flash(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, attn_mask: torch.Tensor | None,
+           scale: float) -> tuple[torch.Tensor, torch.Tensor]:
+    """Fused attention returning ``(output, log-sum-exp)`` (torch's CPU flash kernel)."""
+    if q.device.type == "cpu":
+        return torch.ops.aten._scaled_dot_product_flash_attention_for_cpu(
+            q, k, v, 0.0, False, attn_mask=attn_mask, scale=scale)
+    s = torch.matmul(q, k.transpose(-1, -2)) * scale
+    if attn_mask is not None:
+        s = s + attn_mask
+    lse = s.logsumexp(-1)
+    return torch.matmul((s - lse.unsqueeze(-1)).exp(), v), lse
+
+
+def _attention(module: Any, query: torch.Tensor, key: torch.Tensor, value: torch.Tensor,
+               attention_mask: Any, scaling: float | None = None, dropout: float = 0.0,
+               sliding_window: int | None = None, prefix_batch: _Batch | None = None,
+               **_: Any) -> tuple[torch.Tensor, None]:
+    if prefix_batch is None:
+        raise RuntimeError(f"attention {ATTN_NAME!r} runs only inside PrefixEngine")
+    if getattr(module, "attn_logit_softcapping", None):
+        raise NotImplementedError("engine=prefix does not support attention soft-capping")
+    scale = scaling if scaling is not None else query.shape[-1] ** -0.5
+    return prefix_batch.attend(module, query, key, value, scale, sliding_window), None
+
+
+AttentionInterface.register(ATTN_NAME, _attention)
+
+
+def fast_bf16() -> bool:
+    """Whether this CPU has bf16 matmul kernels worth using (AMX tiles or AVX512-BF16)."""
+    cpu = torch.cpu
+    return bool(getattr(cpu, "_is_amx_tile_supported", lambda: False)()
+                or getattr(cpu, "_is_avx512_bf16_supported", lambda: False)())
+
+
+class PrefixEngine(SamplingEngine):
+    """Continuous batching with shared prompt caches; ``params.batch_size`` rows decode at once."""
+
+    name = "prefix"
+
+    def __init__(self, model: Any, tokenizer: Any, precision: str = "auto"):
+        self.model, self.tok = model, tokenizer
+        if self.tok.pad_token_id is None:
+            self.tok.pad_token = self.tok.eos_token
+        want = {"auto": torch.bfloat16 if fast_bf16() else None, "float32": torch.float32,
+                "bfloat16": torch.bfloat16}[precision]
+        if want is not None and next(model.parameters()).dtype != want:
+            import copy
+
+            self.model = copy.deepcopy(model).to(want)
+        self._closers: torch.Tensor | None = None
+
+    def closers(self) -> torch.Tensor:
+        """Tokens whose text contains ``}`` or a newline: only those can close an answer."""
+        if self._closers is None:
+            texts = self.tok.batch_decode([[i] for i in range(len(self.tok))])
+            n = max(len(self.tok), int(self.model.config.vocab_size))
+            mask = torch.zeros(n, dtype=torch.bool)
+            mask[: len(texts)] = torch.tensor(["}" in t or "\n" in t for t in texts])
+            self._closers = mask
+        return self._closers
+
+    def generate_requests(self, requests: Sequence[Request],
+                          params: SamplingParams) -> list[Generation]:
+        out: list[Generation | None] = [None] * len(requests)
+        for i, g in self.stream(requests, params):
+            out[i] = g
+        return out  # type: ignore[return-value]
+
+    @contextlib.contextmanager
+    def _attention_impl(self) -> Iterator[None]:
+        old = self.model.config._attn_implementation
+        self.model.set_attn_implementation(ATTN_NAME)
+        try:
+            yield
+        finally:
+            self.model.set_attn_implementation(old)
+
+    def _units(self, requests: Sequence[Request], cap: int) -> list[_Unit]:
+        """Requests grouped by prompt (first-seen order), at most ``cap`` rows per unit."""
+        by_prompt: dict[str, list[int]] = {}
+        for i, r in enumerate(requests):
+            by_prompt.setdefault(r.prompt, []).append(i)
+        units = []
+        for prompt, idx in by_prompt.items():
+            ids = self.tok(prompt, add_special_tokens=True)["input_ids"]
+            units += [_Unit(ids, idx[s : s + cap]) for s in range(0, len(idx), cap)]
+        return units
+
+    @torch.inference_mode()
+    def stream(self, requests: Sequence[Request],
+               params: SamplingParams) -> Iterator[tuple[int, Generation]]:
+        """Yield ``(request index, generation)`` as samples finish."""
+        cap = params.batch_size
+        pending = self._units(requests, cap)[::-1]
+        seeds = torch.tensor([r.seed for r in requests], dtype=torch.long)
+        batch = _Batch(cap, params.max_new_tokens)
+        eos = self.tok.eos_token_id
+        closers = self.closers()
+        with self._attention_impl():
+            while pending or len(batch):
+                if pending and cap - len(batch) < len(pending[-1].requests) or \
+                        sum(d is not None for d in batch.done) * 8 >= max(len(batch), 8):
+                    batch.compact()
+                while pending and cap - len(batch) >= len(pending[-1].requests):
+                    self._admit(batch, pending.pop(), seeds, params)
+                if not len(batch):
+                    continue
+                live = [i for i, d in enumerate(batch.done) if d is None]
+                if live:
+                    self._step(batch, seeds, params)
+                for i in live:
+                    reason = self._finished(batch, i, params, eos, closers)
+                    if reason:
+                        batch.done[i] = reason
+                        yield batch.req[i], self._generation(batch.tokens[i], reason, params, eos)
+                if all(d is not None for d in batch.done):
+                    batch.compact()
+
+    def _forward(self, batch: _Batch, ids: torch.Tensor, pos: torch.Tensor) -> torch.Tensor:
+        out = self.model(input_ids=ids, position_ids=pos, cache=batch, use_cache=True,
+                         logits_to_keep=1, prefix_batch=batch)
+        return out.logits[:, -1].float()
+
+    def _admit(self, batch: _Batch, unit: _Unit, seeds: torch.Tensor,
+               params: SamplingParams) -> None:
+        """Prefill ``unit``'s prompt once and start its rows from the prompt's last logits."""
+        batch.mode, batch.prefill_unit = "prefill", unit
+        lp = len(unit.ids)
+        try:
+            logits = self._forward(batch, torch.tensor([unit.ids]), torch.arange(lp)[None])
+        finally:
+            batch.mode, batch.prefill_unit = "decode", None
+        n = len(unit.requests)
+        rows = torch.tensor(unit.requests)
+        first = draw_tokens(logits.expand(n, -1), seeds[rows], torch.zeros(n, dtype=torch.long),
+                            params.temperature, params.top_p, params.greedy)
+        for r, t in zip(unit.requests, first.tolist()):
+            batch.units.append(unit)
+            batch.req.append(r)
+            batch.tokens.append([t])
+            batch.done.append(None)
+        batch.resegment()
+
+    def _step(self, batch: _Batch, seeds: torch.Tensor, params: SamplingParams) -> None:
+        """One decode step for every row (finished rows still compute until compacted)."""
+        lens = torch.tensor([len(t) for t in batch.tokens])
+        batch.write_at = lens - 1
+        batch._masks.clear()
+        last = torch.tensor([t[-1] for t in batch.tokens])[:, None]
+        lp = torch.tensor([len(u.ids) for u in batch.units])
+        logits = self._forward(batch, last, (lp + lens - 1)[:, None])
+        picked = draw_tokens(logits, seeds[torch.tensor(batch.req)], lens, params.temperature,
+                             params.top_p, params.greedy).tolist()
+        for i, t in enumerate(picked):
+            if batch.done[i] is None:
+                batch.tokens[i].append(t)
+
+    def _finished(self, batch: _Batch, i: int, params: SamplingParams, eos: int | None,
+                  closers: torch.Tensor) -> str | None:
+        toks = batch.tokens[i]
+        if eos is not None and toks[-1] == eos:
+            return "eos"
+        if (params.stop_on_answer or params.stop) and (params.stop or closers[toks[-1]]):
+            text = self.tok.decode(toks, skip_special_tokens=True)
+            if truncate_at_stop(text, params)[1]:
+                return "stop"
+        return "length" if len(toks) >= params.max_new_tokens else None
+
+    def _generation(self, toks: list[int], reason: str, params: SamplingParams,
+                    eos: int | None) -> Generation:
+        ids = toks[:-1] if reason == "eos" else toks
+        text, _ = truncate_at_stop(self.tok.decode(ids, skip_special_tokens=True), params)
+        return Generation(text=text, n_tokens=len(ids), finish_reason=reason)
+
+
+__all__ = ["PrefixEngine", "fast_bf16"]
