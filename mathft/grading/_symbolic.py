@@ -117,6 +117,8 @@ def undefined(x: Any, depth: int = 0) -> bool:
 
     if depth > 50:
         return True
+    if isinstance(x, sympy.MatrixBase):
+        return bool(x.has(sympy.zoo, sympy.nan))
     if isinstance(x, sympy.Basic):
         if x.has(sympy.zoo, sympy.nan):
             return True

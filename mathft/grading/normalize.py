@@ -41,7 +41,7 @@ _PREFIX_RE = re.compile(  # "x =", "a_1 =", "f(x) =", "(p, q) =", "V_1:V_2 =" la
 # "\\frac" / "\\left" (a doubled backslash, as escaped-twice sources write it) before a known
 # command: the command. A doubled backslash before anything else is a LaTeX line break.
 _DOUBLED_CMD_RE = re.compile(
-    r"\\\\(?=(?:[dtc]?frac|left|right|sqrt|text|mathrm|boxed|pi|infty|cdot|times|le|ge|leq"
+    r"(?<!\\)\\\\(?=(?:[dtc]?frac|left|right|sqrt|text|mathrm|boxed|pi|infty|cdot|times|le|ge|leq"
     r"|geq|lt|gt|neq|pm|cup|cap|in|circ|dfrac)(?![a-zA-Z]))"
 )
 # a trailing "\text{...}" of plain words after a number or a group: a unit or a remark

@@ -170,6 +170,8 @@ EQUAL = [
     ("28 percentage", "28"),
     ("C. x = 42", "C"),
     ("14 {, }916", "14916"),
+    # a row break before a command is not a doubled command
+    ("\\begin{pmatrix}1\\\\\\frac{1}{2}\\end{pmatrix}", "\\begin{pmatrix}1\\\\0.5\\end{pmatrix}"),
     ("\\\\left(\\\\frac{1}{5},\\\\frac{1}{6}\\\\right)", "(0.2, \\frac16)"),
 ]
 
@@ -248,6 +250,11 @@ NOT_EQUAL = [
     ("0/0", "1/0"),
     ("\\tan(\\pi/2)", "1/0"),
     ("\\log(0)", "-\\infty"),
+    ("x=1/0", "y=2/0"),
+    ("[1/0, 2]", "[3/0, 2]"),
+    ("\\{1/0, 2\\}", "\\{2, 3/0\\}"),
+    ("\\begin{pmatrix}1/0\\\\1\\end{pmatrix}", "\\begin{pmatrix}2/0\\\\1\\end{pmatrix}"),
+    ("12:00, 1:00", "1:00, 12:00"),
     ("-\\infty", "\\infty"),
     # rounded decimals are not the exact value; a comma is not a decimal point
     ("\\frac{1}{12}", "0.083"),
