@@ -1,4 +1,7 @@
-"""huggingface/Math-Verify tests/test_all.py (Apache License 2.0), transcribed.
+"""huggingface/Math-Verify tests/test_all.py, transcribed.
+
+License: the file carries an MIT notice (Copyright (c) 2024 The HuggingFace Team); the
+Math-Verify package is Apache License 2.0. Source version: commit cf14bc47 of the stored copy.
 
 Rows: (test name, gold, prediction, expected, mathft) as in ``peer_small``. Predictions that
 are long model outputs are abridged where marked ("[...]"): the sentences that carry the

@@ -2,12 +2,15 @@
 
 Sources (public repositories; cases copied as data, each with its original test name):
 
-* hendrycks/math  modeling/math_equivalence_test.py   (MIT License)
-* NVIDIA/NeMo-Skills  tests/test_math_equal.py        (Apache License 2.0)
-* huggingface/Math-Verify  tests/test_yujianll.py     (Apache License 2.0)
-* huggingface/Math-Verify  tests/test_numina_cases.py (Apache License 2.0; read from the
-  fork wantbook-book/Math-Verify, the only stored copy)
-* huggingface/Math-Verify  tests/test_open_thoughts.py (same)
+* hendrycks/math  modeling/math_equivalence_test.py   (MIT License, Dan Hendrycks)
+* NVIDIA/NeMo-Skills  tests/test_math_equal.py        (Apache License 2.0, NVIDIA)
+* huggingface/Math-Verify  tests/test_yujianll.py     (Math-Verify: Apache License 2.0)
+* huggingface/Math-Verify  tests/test_numina_cases.py (same; read from the fork
+  wantbook-book/Math-Verify, the only stored copy of this file)
+* huggingface/Math-Verify  tests/test_open_thoughts.py (same; same fork; the source names
+  its test function ``test_numina_cases`` too)
+
+Math-Verify's tests/test_boxed.py is not among the stored copies: not transcribed.
 
 Each row: (test name, gold, prediction, expected, mathft) where ``mathft`` is None when
 mathft follows the peer's verdict, else a key of ``peer_cases.DIFFERENT`` naming why mathft
