@@ -122,6 +122,8 @@ def _same_value(contents: list[str]) -> bool:
     values = [parse_number(k) for k in keys]
     if None not in values:
         return len(set(values)) == 1
+    if len(contents) > 3:  # restatements come in twos or threes; bound the worker calls
+        return False
     from mathft.grading.equivalence import is_equiv  # "x+11 or 11+x": ask the grader
 
     return all(is_equiv(c, contents[-1], timeout=2.0) for c in contents[:-1])

@@ -95,3 +95,14 @@ def test_grade() -> None:
     assert grade("so $\\boxed{\\dfrac{1}{2}}$", "0.5") == ("\\dfrac{1}{2}", True)
     assert grade("no answer", "0.5") == (None, False)
     assert grade("\\boxed{3}", None) == ("3", False)
+
+
+def test_many_adjacent_boxes_bounded() -> None:
+    """A long run of listed boxes is one list, found without one grader call per box."""
+    import time
+
+    text = "$" + "".join(f"\\boxed{{x^{i}+{i}}}" for i in range(400)) + "$"
+    t = time.monotonic()
+    ans = extract_answer(text)
+    assert time.monotonic() - t < 5.0
+    assert ans is not None and ans.startswith("x^0+0, x^1+1") and ans.endswith("x^399+399")
