@@ -34,6 +34,7 @@ _WORD_RE = re.compile(r"[a-z]{3,}")
 _CHOICE_RE = re.compile(r"[A-E]")
 # a clock time h:mm[:ss] (a.m./p.m. are dropped as units by the normalizer); never a ratio h/mm
 _TIME_RE = re.compile(r"(\d{1,2}):([0-5]\d)(?::([0-5]\d))?")
+_MERIDIEM_RE = re.compile(r"(?<![a-zA-Z])([ap])\.?\s*m(?![a-zA-Z])", re.I)
 _CACHE: OrderedDict[tuple[str, str], bool] = OrderedDict()
 _CACHE_MAX = 200_000
 _LOCK = threading.Lock()
@@ -67,7 +68,9 @@ class Canon:
         elif time is not None:
             self.kind = "time"
             h, mm, ss = time.groups()
+            half = _MERIDIEM_RE.search(s)  # a.m. / p.m. (the cleaner drops them as units)
             self.key = f"{int(h)}:{mm}" + (f":{ss}" if ss else "")
+            self.key += f" {half.group(1).lower()}m" if half else ""
         elif self.value is not None:
             self.kind = "number"
         elif _CHOICE_RE.fullmatch(self.key):
@@ -93,6 +96,9 @@ def fast_decision(ca: Canon, cb: Canon) -> bool | None:
     if ca.value is not None and cb.value is not None:
         return numbers_close(ca.value, cb.value)
     kinds = {ca.kind, cb.kind}
+    if ca.kind == cb.kind == "time":  # 9:00 = 9:00 p.m. (one side unmarked), != 9:00 a.m.
+        (ta, _, ha), (tb, _, hb) = ca.key.partition(" "), cb.key.partition(" ")
+        return ta == tb and not (ha and hb)
     if kinds & {"long", "choice", "text", "time"}:
         return False  # these compare by normalized string only
     return None

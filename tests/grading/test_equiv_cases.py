@@ -152,6 +152,8 @@ EQUAL = [
     ("12:00", "12:00"),
     ("9:00 \\text{ p.m.}", "9:00"),
     ("09:30", "9:30"),
+    ("9:00 \\text{ p.m.}", "9:00 p.m."),
+    ("9:00 \\text{ a.m.}", "9:00"),
     ("\\infty", "+\\infty"),
     # labels, connectives, inequalities, equations, trailing noise
     ("(p,q)=(3,2)", "(3,2)"),
@@ -242,6 +244,8 @@ NOT_EQUAL = [
     ("9:00 \\text{ p.m.}", "3:00 \\text{ p.m.}"),
     ("10:30", "10:45"),
     ("4:51:06", "4:51:07"),
+    ("9:00 \\text{ a.m.}", "9:00 \\text{ p.m.}"),
+    ("9:00am", "9:00 pm"),
     # undefined values (complex infinity, NaN) never make two different answers equal
     ("1/0", "2/0"),
     ("\\frac{1}{0}", "\\frac{2}{0}"),
