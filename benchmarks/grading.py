@@ -7,16 +7,24 @@
    time ratio, fraction of problems with identical partitions and pairwise agreement.
 2. Equivalence: is_equiv vs Math-Verify on a labelled set of (gold, candidate) pairs
    (generated rewrites/wrong answers, plus hand-labelled traps): time and accuracy.
+3. Peer test suites (tests/grading/peer_cases.py: Math-Verify's, the MATH reference
+   implementation's and NeMo-Skills' own grader tests): per source, how many cases each
+   grader decides as the suite expects, how many of mathft's disagreements are documented
+   deliberate differences, and time. mathft grades a case as a user would (extract_answer
+   where a side declares an answer, then is_equiv); Math-Verify as its tests do
+   (parse with LaTeX + expression extraction, boxed first, then verify(gold, pred)).
 
-Run: .venv/bin/python benchmarks/grading.py [--problems 20] [--seed 0]
+Run: .venv/bin/python benchmarks/grading.py [--problems 20] [--seed 0] [--suites-only]
 """
 
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import json
 import lzma
 import random
+import sys
 import time
 from fractions import Fraction
 from pathlib import Path
@@ -138,13 +146,74 @@ def _same_pairs(ids: list) -> set[tuple[int, int]]:
     }
 
 
+def _peer_cases():  # tests/grading/peer_cases.py, loaded by path (tests is not a package)
+    path = Path(__file__).resolve().parents[1] / "tests" / "grading" / "peer_cases.py"
+    spec = importlib.util.spec_from_file_location("_mathft_peer_cases", path)
+    assert spec is not None and spec.loader is not None
+    mod = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = mod  # dataclasses look their module up
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def peer_suites() -> None:
+    """Per-source agreement of mathft and Math-Verify with the peers' expected verdicts."""
+    from math_verify import ExprExtractionConfig, LatexExtractionConfig, parse, verify
+
+    pc = _peer_cases()
+    cfg = [LatexExtractionConfig(boxed_match_priority=0), ExprExtractionConfig()]
+    rows = []
+    asym = 0
+    for source in pc.SOURCES:
+        cases = [c for c in pc.CASES if c.source == source]
+        t = time.perf_counter()
+        ours = []
+        for c in cases:
+            fwd, bwd = pc.mathft_verdict(c.gold, c.pred)
+            asym += fwd != bwd
+            ours.append(fwd)
+        t_o = time.perf_counter() - t
+        t = time.perf_counter()
+        mv = []
+        for c in cases:
+            try:
+                mv.append(bool(verify(parse(c.gold, cfg), parse(c.pred, cfg))))
+            except Exception:
+                mv.append(False)
+        t_m = time.perf_counter() - t
+        ok_o = sum(o == c.expected for o, c in zip(ours, cases))
+        ok_m = sum(m == c.expected for m, c in zip(mv, cases))
+        documented = sum(o != c.expected and c.mathft is not None for o, c in zip(ours, cases))
+        rows.append(
+            (source.split()[0], source.split()[1], len(cases), ok_o, ok_m, documented, t_o, t_m)
+        )
+    print(f"== peer test suites: cases graded as the suite expects ({len(pc.CASES)} cases) ==")
+    print(
+        f"{'repository':26}{'path':38}{'cases':>6}{'mathft':>8}{'MV':>6}{'doc.diff':>9}"
+        f"{'t mathft':>10}{'t MV':>8}"
+    )
+    for repo, path, n, ok_o, ok_m, doc, t_o, t_m in rows:
+        print(f"{repo:26}{path:38}{n:6d}{ok_o:8d}{ok_m:6d}{doc:9d}{t_o:10.2f}{t_m:8.2f}")
+    tot = [sum(r[i] for r in rows) for i in range(2, 8)]
+    print(f"{'total':64}{tot[0]:6d}{tot[1]:8d}{tot[2]:6d}{tot[3]:9d}{tot[4]:10.2f}{tot[5]:8.2f}")
+    print(
+        f"mathft asymmetric verdicts: {asym}; doc.diff = mathft disagreements that are "
+        "documented deliberate differences (tests/grading/peer_cases.py DIFFERENT)"
+    )
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     ap.add_argument("--problems", type=int, default=20)
     ap.add_argument("--pairs", type=int, default=300, help="generated labelled pairs")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--no-period", action="store_true", help="omit the 'gold.' variant")
+    ap.add_argument("--suites-only", action="store_true", help="only the peer test suites")
     args = ap.parse_args()
+    if args.suites_only:
+        is_equiv("x+1", "1+x")  # start the worker outside the timed region
+        peer_suites()
+        return
     global TRAILING_PERIOD
     TRAILING_PERIOD = not args.no_period
     rng = random.Random(args.seed)
@@ -211,6 +280,7 @@ def main() -> None:
     wrong = [(a, b, lab) for o, (a, b, lab) in zip(ours_l, labelled) if o != lab]
     for a, b, lab in wrong[:10]:
         print(f"  mathft wrong: {a!r} vs {b!r} (label {lab})")
+    peer_suites()
 
 
 if __name__ == "__main__":

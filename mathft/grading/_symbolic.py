@@ -66,8 +66,8 @@ def _exact_numbers(a: Any, b: Any) -> bool | None:
     va, vb = sympy.N(a, 60), sympy.N(b, 60)
     if not (va.is_number and vb.is_number):
         return None
-    if not (va.is_finite and vb.is_finite):  # oo, -oo, zoo, nan: structural equality only
-        return bool(va == vb) if va.is_finite is vb.is_finite else False
+    if not (va.is_finite and vb.is_finite):  # signed infinities: only the same one
+        return bool(va == vb) if va.is_extended_real and vb.is_extended_real else False
     scale = max(abs(va), abs(vb))
     diff = abs(sympy.N(a - b, 60))
     if not (diff.is_number and scale.is_number):
@@ -107,14 +107,58 @@ def _imaginary(parsed: list) -> list:
     return parsed
 
 
+def undefined(x: Any, depth: int = 0) -> bool:
+    """Whether ``x`` holds an undefined value: complex infinity (``H/0``) or NaN (``0/0``).
+
+    Such a value never makes two answers equal: sympy treats ``zoo == zoo`` as true, so
+    ``12:00`` and ``1:00`` read as 12/0 and 1/0 would otherwise be "equal".
+    """
+    import sympy
+
+    if depth > 50:
+        return True
+    if isinstance(x, sympy.MatrixBase):
+        return bool(x.has(sympy.zoo, sympy.nan))
+    if isinstance(x, sympy.Basic):
+        if x.has(sympy.zoo, sympy.nan):
+            return True
+        try:
+            return bool(
+                x.is_number and not x.is_extended_real and sympy.N(x, 15).has(sympy.zoo, sympy.nan)
+            )
+        except Exception:
+            return False
+    if isinstance(x, (list, tuple, set, frozenset)):
+        return any(undefined(y, depth + 1) for y in x)
+    return False
+
+
+def _equations_proportional(a: Any, b: Any) -> bool | None:
+    """Two equations lhs = rhs are the same when (lhs - rhs) of one is a nonzero constant
+    multiple of the other's: ``2x + 4y - 3 = 0`` and ``y = -x/2 + 3/4``."""
+    import sympy
+
+    if not (isinstance(a, sympy.Eq) and isinstance(b, sympy.Eq)):
+        return None
+    da, db = a.lhs - a.rhs, b.lhs - b.rhs
+    if not (da.free_symbols and db.free_symbols) or da.free_symbols != db.free_symbols:
+        return None
+    ratio = sympy.simplify(da / db)
+    return bool(ratio.is_number and ratio.is_finite and ratio != 0)
+
+
 def equal_parsed(pa: list, pb: list) -> bool:
     """Symmetric equality of two parsed answers."""
     from math_verify import verify
 
     pa, pb = _imaginary(pa), _imaginary(pb)
 
+    if undefined(_first(pa)) or undefined(_first(pb)):
+        return False
     if _shape(_first(pa)) != _shape(_first(pb)):
         return False
+    if _equations_proportional(_first(pa), _first(pb)):
+        return True
     exact = _exact_numbers(_first(pa), _first(pb))
     if exact is not None:
         return exact

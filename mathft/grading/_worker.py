@@ -41,6 +41,7 @@ class _Worker:
             stderr=subprocess.DEVNULL,
             env=env,
             close_fds=True,
+            cwd=root,  # "-m" puts the cwd first on sys.path: import this mathft, not the cwd's
         )
         self.buf = b""
         self.ready = False

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Hashable, Sequence
 
-from mathft.grading.equivalence import DEFAULT_TIMEOUT, Canon, fast_decision, symbolic_call
+from mathft.grading.equivalence import DEFAULT_TIMEOUT, Canon, fast_decision, symbolic_equiv
 
 __all__ = ["cluster_answers"]
 
@@ -63,7 +63,7 @@ def cluster_answers(
                 continue
             if fast_decision(ci, reps[j]) is not None:
                 continue
-            same = symbolic_call(ci.clean, reps[j].clean, timeout)
+            same = symbolic_equiv(ci, reps[j], timeout)
             if same is None:
                 poisoned.add(i)
             elif same:

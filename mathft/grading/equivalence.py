@@ -23,6 +23,7 @@ __all__ = [
     "Canon",
     "fast_decision",
     "symbolic_call",
+    "symbolic_equiv",
 ]
 
 DEFAULT_TIMEOUT = 5.0
@@ -31,6 +32,9 @@ REL_TOL = 1e-12  # float-printing noise only (0.30000000000000004); never 1e10 +
 _TEXT_RE = re.compile(r"[a-z][a-z ,'-]*[a-z]")  # normalized word answers ("monday", "no")
 _WORD_RE = re.compile(r"[a-z]{3,}")
 _CHOICE_RE = re.compile(r"[A-E]")
+# a clock time h:mm[:ss] (a.m./p.m. are dropped as units by the normalizer); never a ratio h/mm
+_TIME_RE = re.compile(r"(\d{1,2}):([0-5]\d)(?::([0-5]\d))?")
+_MERIDIEM_RE = re.compile(r"(?<![a-zA-Z])([ap])\.?\s*m(?![a-zA-Z])", re.I)
 _CACHE: OrderedDict[tuple[str, str], bool] = OrderedDict()
 _CACHE_MAX = 200_000
 _LOCK = threading.Lock()
@@ -48,14 +52,25 @@ os.register_at_fork(after_in_child=_reset_lock)
 class Canon:
     """Canonical forms of one answer: LaTeX-clean form, string key, exact value, kind."""
 
-    __slots__ = ("clean", "key", "value", "kind")
+    __slots__ = ("clean", "key", "value", "kind", "equation")
 
     def __init__(self, s: str) -> None:
         self.clean = clean_latex(s)
         self.key = normalize_answer(s)
         self.value: Fraction | None = parse_number(self.key)
+        # "y = -x/2 + 3/4": the cleaner drops the label "y =", but as an equation it may
+        # equal "2x + 4y - 3 = 0"; kept for that comparison only
+        eq = clean_latex(s, keep_label=True) if "=" in s else ""
+        self.equation = eq if eq.count("=") == 1 and eq != self.clean else None
+        time = _TIME_RE.fullmatch(self.key)
         if len(self.clean) > MAX_LEN:
             self.kind = "long"
+        elif time is not None:
+            self.kind = "time"
+            h, mm, ss = time.groups()
+            half = _MERIDIEM_RE.search(s)  # a.m. / p.m. (the cleaner drops them as units)
+            self.key = f"{int(h)}:{mm}" + (f":{ss}" if ss else "")
+            self.key += f" {half.group(1).lower()}m" if half else ""
         elif self.value is not None:
             self.kind = "number"
         elif _CHOICE_RE.fullmatch(self.key):
@@ -81,7 +96,10 @@ def fast_decision(ca: Canon, cb: Canon) -> bool | None:
     if ca.value is not None and cb.value is not None:
         return numbers_close(ca.value, cb.value)
     kinds = {ca.kind, cb.kind}
-    if kinds & {"long", "choice", "text"}:
+    if ca.kind == cb.kind == "time":  # 9:00 = 9:00 p.m. (one side unmarked), != 9:00 a.m.
+        (ta, _, ha), (tb, _, hb) = ca.key.partition(" "), cb.key.partition(" ")
+        return ta == tb and not (ha and hb)
+    if kinds & {"long", "choice", "text", "time"}:
         return False  # these compare by normalized string only
     return None
 
@@ -123,6 +141,22 @@ def symbolic_call(x: str, y: str, timeout: float) -> bool | None:
     return out
 
 
+def symbolic_equiv(ca: Canon, cb: Canon, timeout: float) -> bool | None:
+    """Worker verdict for two answers the fast path left open (None: timed out).
+
+    The cleaned forms are compared first; when either answer is an equation whose label the
+    cleaner dropped ("y = -x/2 + 3/4"), the two equations are compared as well.
+    """
+    same = symbolic_call(ca.clean, cb.clean, timeout)
+    if same is None or same:
+        return same
+    if ca.equation is not None or cb.equation is not None:
+        ea, eb = ca.equation or ca.clean, cb.equation or cb.clean
+        if "=" in ea and "=" in eb:
+            return symbolic_call(ea, eb, timeout)
+    return False
+
+
 def is_equiv(a: str | None, b: str | None, *, timeout: float = DEFAULT_TIMEOUT) -> bool:
     """Symmetric answer equivalence with a wall-clock bound; never raises; None != anything."""
     if a is None or b is None:
@@ -132,6 +166,6 @@ def is_equiv(a: str | None, b: str | None, *, timeout: float = DEFAULT_TIMEOUT) 
         fast = fast_decision(ca, cb)
         if fast is not None:
             return fast
-        return bool(symbolic_call(ca.clean, cb.clean, timeout))
+        return bool(symbolic_equiv(ca, cb, timeout))
     except Exception:
         return False

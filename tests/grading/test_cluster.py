@@ -87,3 +87,9 @@ def test_worker_calls_scale_with_distinct_forms(monkeypatch) -> None:
     assert len(set(ids)) == 2
     # 64 answers, 3 distinct keys ("x+1", "1+x", "2x"): at most 3 worker comparisons
     assert len(seen) <= 3
+
+
+def test_clock_times_cluster_apart() -> None:
+    """On-the-hour times once parsed as H/0 (complex infinity) and all merged."""
+    answers = ["12:00", "1:00", "12:00", "9:00 \\text{ p.m.}", "3:00 \\text{ p.m.}", "9:00"]
+    assert cluster_answers(answers) == [0, 2, 0, 1, 3, 1]

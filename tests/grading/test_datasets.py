@@ -71,19 +71,35 @@ def test_math500_answer_field_self_equivalent_after_normalization() -> None:
         assert normalize_answer(r["answer"]) == normalize_answer(normalize_answer(r["answer"]))
 
 
+MATH_TEST_LISTED = [  # solutions whose final answer is several boxes joined by "and" / "or"
+    "test/algebra/1878.json",
+    "test/intermediate_algebra/1855.json",
+    "test/intermediate_algebra/225.json",
+    "test/intermediate_algebra/25.json",
+    "test/intermediate_algebra/702.json",
+    "test/precalculus/1227.json",
+    "test/precalculus/679.json",
+]
+
+
 def test_math_test_two_extractors_agree() -> None:
     rows = _load("math_test.jsonl.xz")
     assert len(rows) == 5000
-    no_box, mismatches = [], []
+    no_box, mismatches, listed = [], [], []
     for r in rows:
         ours, other = extract_answer(r["solution"]), _independent_last_boxed(r["solution"])
         if other is None:
             no_box.append((r["unique_id"], ours))
             continue
+        if ours != other and ours.endswith(", " + other):
+            listed.append(r["unique_id"])  # several boxes listed as one answer
+            continue
         if ours != other or not is_equiv(ours, other):
             mismatches.append((r["unique_id"], ours, other))
     assert mismatches == [], mismatches[:20]
     assert no_box == [], no_box[:20]  # measured: 0 mismatches, 0 unboxed / 5000
+    # "$\boxed{-2}$ and $\boxed{1}$", "x = \boxed{3} or \boxed{\frac25}": measured 7 / 5000
+    assert sorted(listed) == MATH_TEST_LISTED
 
 
 def test_gsm8k_reference_answers() -> None:
@@ -144,7 +160,9 @@ PRM800K_DIFFERENT = {
     ("1,2", "(1, 2)"): "by design: a bare list never equals an ordered pair / interval",
     ("\\frac{1}{10}", "-\\frac{1}{10}"): "sign",
     ("(1, \\infty)", "[1,\\infty)"): "open vs closed endpoint",
-    ("5,-3", "-3"): "extra solution",
+    # ("5,-3", "-3") was listed here as "extra solution" while extraction took the last box
+    # only; the MATH solution says "k = \boxed{5} or k = \boxed{-3}" ("Enter all the
+    # solutions"): the gold is "5, -3" and the model's answer is right.
 }
 
 

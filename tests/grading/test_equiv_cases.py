@@ -148,6 +148,33 @@ EQUAL = [
     ("0.30000000000000004", "0.3"),
     ("11,\\! 111,\\! 111,\\! 100", "11111111100"),
     ("\\frac{16}{49}", "0.\\overline{326530612244897959183673469387755102040816}"),
+    # clock times, equal only as the same time; identical text is the same answer
+    ("12:00", "12:00"),
+    ("9:00 \\text{ p.m.}", "9:00"),
+    ("09:30", "9:30"),
+    ("9:00 \\text{ p.m.}", "9:00 p.m."),
+    ("9:00 \\text{ a.m.}", "9:00"),
+    ("\\infty", "+\\infty"),
+    # labels, connectives, inequalities, equations, trailing noise
+    ("(p,q)=(3,2)", "(3,2)"),
+    ("(x, y) = (5, 8) \\quad \\text{and} \\quad (8, 5)", "(5, 8), (8, 5)"),
+    ("V_{1}:V_{2}=11:21", "11:21"),
+    ("19, 46, and 82", "19, 46, 82"),
+    ("6 \\text{ and } 8", "6, 8"),
+    ("0<f(x)<1", "(0,1)"),
+    ("-2 \\le x \\le 7", "x \\in [-2,7]"),
+    ("7 \\ge x > 1", "(1, 7]"),
+    ("1\\leq|z|\\leq \\frac{3}{2}", "[-\\frac{3}{2}, -1] \\cup [1, \\frac{3}{2}]"),
+    ("2x+4y-3=0", "y=-\\frac{1}{2}x+\\frac{3}{4}"),
+    ("185\\", "185"),
+    ("17\\text{ any text}", "17"),
+    ("28 pct", "28\\%"),
+    ("28 percentage", "28"),
+    ("C. x = 42", "C"),
+    ("14 {, }916", "14916"),
+    # a row break before a command is not a doubled command
+    ("\\begin{pmatrix}1\\\\\\frac{1}{2}\\end{pmatrix}", "\\begin{pmatrix}1\\\\0.5\\end{pmatrix}"),
+    ("\\\\left(\\\\frac{1}{5},\\\\frac{1}{6}\\\\right)", "(0.2, \\frac16)"),
 ]
 
 NOT_EQUAL = [
@@ -212,6 +239,41 @@ NOT_EQUAL = [
     ("5x - 7y + 11z + 4 = 0", "5x - 7y + 11z - 4 = 0"),
     ("x^3+3x-6", "x^3+3x+6"),
     ("\\$18.90", "\\$18.09"),
+    # clock times are times, never H/0 (which sympy reads as complex infinity, zoo == zoo)
+    ("12:00", "1:00"),
+    ("9:00 \\text{ p.m.}", "3:00 \\text{ p.m.}"),
+    ("10:30", "10:45"),
+    ("4:51:06", "4:51:07"),
+    ("9:00 \\text{ a.m.}", "9:00 \\text{ p.m.}"),
+    ("9:00am", "9:00 pm"),
+    # undefined values (complex infinity, NaN) never make two different answers equal
+    ("1/0", "2/0"),
+    ("\\frac{1}{0}", "\\frac{2}{0}"),
+    ("(1/0, 2)", "(3/0, 2)"),
+    ("\\{1/0\\}", "\\{2/0\\}"),
+    ("0/0", "1/0"),
+    ("\\tan(\\pi/2)", "1/0"),
+    ("\\log(0)", "-\\infty"),
+    ("x=1/0", "y=2/0"),
+    ("[1/0, 2]", "[3/0, 2]"),
+    ("\\{1/0, 2\\}", "\\{2, 3/0\\}"),
+    ("\\begin{pmatrix}1/0\\\\1\\end{pmatrix}", "\\begin{pmatrix}2/0\\\\1\\end{pmatrix}"),
+    ("12:00, 1:00", "1:00, 12:00"),
+    ("-\\infty", "\\infty"),
+    # rounded decimals are not the exact value; a comma is not a decimal point
+    ("\\frac{1}{12}", "0.083"),
+    ("1,22", "1.22"),
+    ("0,111", "0.111"),
+    # several boxes / connectives: a list is not one of its members
+    ("2, -3", "2"),
+    ("(5, 8), (8, 5)", "(5, 8)"),
+    # an inequality is only its own interval
+    ("0<x<1", "[0,1]"),
+    ("1\\leq|z|\\leq \\frac{3}{2}", "[1, \\frac{3}{2}]"),
+    ("f(2) < f(1) < f(4)", "f(1) < f(2) < f(4)"),
+    # equations: proportional only
+    ("2x+4y-3=0", "y=-\\frac12x+\\frac32"),
+    ("2x+4y-3=0", "y=-\\frac12x"),
 ]
 
 
