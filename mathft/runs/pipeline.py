@@ -11,12 +11,12 @@ import logging
 from pathlib import Path
 from typing import Any
 
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig
 
 from mathft.reporting.plots import figure1, log_figure1
 from mathft.reporting.tables import log_tables, to_markdown
 from mathft.runs import report, steps
-from mathft.runs.cache import Step, to_plain
+from mathft.runs.cache import Step
 from mathft.runs.lifecycle import Loggers
 
 log = logging.getLogger(__name__)
@@ -127,8 +127,3 @@ def _summary(metrics: dict[str, Any]) -> dict[str, float]:
             out[f"{group}/{name}"] = float(row["accuracy"])
             out[f"{group}/{name}/cost"] = float(row["cost_ratio"])
     return out
-
-
-def describe(cfg: DictConfig) -> str:
-    """The composed config, resolved, for logs."""
-    return OmegaConf.to_yaml(to_plain(cfg))

@@ -45,11 +45,6 @@ def load_candidates(st: Step | Path, scores_st: Step | Path | None = None
     return build_problem_candidates(cands, scores)
 
 
-def estimate(res: MetricResult, n_boot: int, seed: int) -> Estimate:
-    ci = res.ci(n_boot=n_boot, seed=seed)
-    return Estimate(res.accuracy, ci.lo, ci.hi, len(res.problem_ids))
-
-
 def cell_metrics(
     rr: DictConfig,
     test: list[ProblemCandidates],
