@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from mathft.io import atomic_write_text
-from mathft.reporting.tables import Estimate, Table, log_tables, to_markdown
+from mathft.reporting.tables import Estimate, Number, Table, log_tables, to_markdown
 
 Cell = dict[str, Any]
 
@@ -158,6 +158,12 @@ def table6(cells: list[Cell]) -> Table:
     return t
 
 
+def _vs_maj1(row: Mapping[str, Any]) -> Estimate:
+    """The paired difference to Maj1 of a metrics row (signed, with its CI)."""
+    return Estimate(float(row["vs_maj1"]), float(row["vs_maj1_lo"]), float(row["vs_maj1_hi"]),
+                    int(row.get("n_problems", 0)), signed=True)
+
+
 def table7(cells: list[Cell]) -> Table:
     t = Table("table7_strategies", f"Table 7: re-ranking strategies ({_n(cells)}; %, CI)",
               ["model", "strategy", "accuracy", "evaluator cost", "vs Maj1 (paired)",
@@ -167,9 +173,8 @@ def table7(cells: list[Cell]) -> Table:
             key = next((k for k in PAPER_T7 if name == k or (k.endswith("-K") and
                         name.startswith(k[:-1])) or (k == "Maj1.TopN" and
                         name.startswith("Maj1.Top"))), None)
-            t.add_row(c["cell"]["model"], name, _est(row), f"{row['cost_ratio']:.2f}",
-                      f"{100 * row['vs_maj1']:+.1f} [{100 * row['vs_maj1_lo']:+.1f}, "
-                      f"{100 * row['vs_maj1_hi']:+.1f}]", PAPER_T7.get(key, "–") if key else "–")
+            t.add_row(c["cell"]["model"], name, _est(row), Number(float(row["cost_ratio"])),
+                      _vs_maj1(row), PAPER_T7.get(key, "–") if key else "–")
     return t
 
 
@@ -181,7 +186,7 @@ def fig1(cells: list[Cell]) -> Table:
             acc = Estimate(r["accuracy"], r.get("accuracy_lo", r["accuracy"]),
                            r.get("accuracy_hi", r["accuracy"]))
             t.add_row(c["cell"]["model"], c["cell"]["objective"], r.get("series", "RR.Top-K"),
-                      r.get("k"), acc, f"{r.get('cost_ratio', 0.0):.2f}")
+                      r.get("k"), acc, Number(float(r.get("cost_ratio", 0.0))))
     t.notes.append("Plots: figure1.png in each cell directory. Paper: RR.Top-8 costs ~0.69 "
                    "of RR.All at N=64.")
     return t

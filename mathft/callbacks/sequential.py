@@ -20,7 +20,7 @@ How it works:
 - **Optimizer (choice).** Each stage starts with a fresh AdamW state and its own warmup + cosine
   schedule over its length: fine-tuning anew from the previous stage's weights (the paper's
   stages are separate fine-tunings). ``MultiTaskModule.configure_optimizers`` reads the active
-  stage; the callback rebuilds the optimizer through ``strategy.setup_optimizers`` at a boundary.
+  stage; the callback rebuilds the optimizer at a boundary (``lightning_compat.rebuild_optimizers``).
 - **Resume.** The callback's ``state_dict`` (stage index, stage start steps, resolved lengths,
   store path, whether sampling finished) is saved in every checkpoint; a checkpoint from any
   stage resumes in that stage, at its step, with its data position and its optimizer state.
@@ -29,6 +29,8 @@ How it works:
   stopped early, e.g. by EarlyStopping, exports nothing).
 - **Trainer.** The plan owns the length: the callback sets ``max_steps`` to the sum of the
   stage lengths and ``max_epochs`` to -1 (any values given to the Trainer are replaced).
+  Both changes to a running fit use Lightning internals, kept in
+  :mod:`mathft.callbacks.lightning_compat`.
 
 Logged: ``stage`` (index of the active stage), ``train/<stage name>/loss`` (from the module).
 Limits: optimizer rebuild mid-fit is for single-device and DDP strategies; under DDP the
@@ -50,6 +52,7 @@ import pytorch_lightning as pl
 import torch
 from torch.utils.data import DataLoader, RandomSampler
 
+from mathft.callbacks.lightning_compat import rebuild_optimizers, set_fit_limits
 from mathft.models.multitask import StageSpec, parse_stages
 from mathft.records import Problem
 from mathft.sampling.engine import SamplingParams, make_engine
@@ -274,8 +277,7 @@ class SequentialStages(pl.Callback):
         """The trainer runs exactly the plan: max_steps = total (or far while unresolved)."""
         total = self.total_steps
         known = sum(x for x in self.lengths if x is not None)
-        trainer.fit_loop.epoch_loop.max_steps = total if total is not None else known + FAR
-        trainer.fit_loop.max_epochs = -1
+        set_fit_limits(trainer, total if total is not None else known + FAR, max_epochs=-1)
 
     def _push_to_module(self) -> None:
         if self._module is not None:
@@ -291,7 +293,7 @@ class SequentialStages(pl.Callback):
         self._push_to_module()
         self._sync_trainer(trainer)
         if rebuild_optimizer:
-            trainer.strategy.setup_optimizers(trainer)
+            rebuild_optimizers(trainer)
         log.info("stage %d/%d %s (%s) at step %d for %d steps", i + 1, len(self.specs),
                  spec.name, spec.kind, trainer.global_step, self.lengths[i])
 

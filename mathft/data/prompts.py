@@ -246,10 +246,6 @@ class PromptBuilder:
             self.messages(problem), tokenize=False, add_generation_prompt=True
         )
 
-    def build_many(self, problems: Sequence[str], tokenizer: Any = None) -> list[str]:
-        """:meth:`build` for each problem."""
-        return [self.build(p, tokenizer) for p in problems]
-
     def prompt_fn(self, tokenizer: Any = None) -> Callable[[Problem], str]:
         """``Problem -> prompt`` for :func:`mathft.sampling.runner.sample_to_store`."""
         return lambda problem: self.build(problem.problem, tokenizer)

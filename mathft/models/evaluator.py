@@ -187,10 +187,6 @@ class EvaluatorModule(pl.LightningModule):
         """Next-token logits ``[B, V]`` after each row's template."""
         return last_token_logits(self.model, input_ids, attention_mask)
 
-    def score_logits(self, input_ids: Tensor, attention_mask: Tensor) -> Tensor:
-        """``logit(S_cls)`` per row (Eq. 7)."""
-        return score_logit(self(input_ids, attention_mask), self.pos_id, self.neg_id)
-
     def add_loss_term(self, name: str, fn: LossFn, weight: float = 1.0) -> None:
         """Add ``weight * fn(self, batch, batch_idx)`` to the training loss (logged as train/<name>)."""
         self.extra_losses[name] = (float(weight), fn)

@@ -3,8 +3,9 @@
 Accuracy (left axis, with bootstrap CI bars) and cost ratio = solutions scored / N
 (right axis) for each K, with Maj1 and RR.All accuracy as horizontal reference lines.
 The plotted data are also returned as flat rows so a caller can log a W&B table/plot
-or a CSV from exactly what was drawn. Uses matplotlib's Agg canvas directly (no pyplot
-global state, no display needed) and writes the PNG atomically.
+or a CSV from exactly what was drawn (:func:`figure1_wandb` builds the native W&B line
+plots from them). Uses matplotlib's Agg canvas directly (no pyplot global state, no display
+needed) and writes the PNG atomically.
 """
 
 from __future__ import annotations
@@ -114,3 +115,52 @@ def figure1(
     rows = figure1_rows(problems, ks, strategy=strategy, **kw)
     plot_figure1(rows, path, title=title)
     return rows
+
+
+def figure1_wandb(rows: Sequence[dict[str, Any]], title: str | None = None) -> dict[str, Any]:
+    """Figure 1 as native W&B objects, from the rows of :func:`figure1_rows`.
+
+    ``figures/figure1_data``: the rows as a ``wandb.Table`` (numbers as numbers, percent);
+    ``figures/figure1_accuracy``: a line plot of accuracy against K with its CI bounds and the
+    Maj1 / RR.All references as flat lines; ``figures/figure1_cost``: the evaluator cost ratio
+    against K. Log the returned dict with ``run.log``.
+    """
+    import wandb
+
+    curve = sorted((r for r in rows if r["k"] is not None), key=lambda r: r["k"])
+    if not curve:
+        raise ValueError("figure1_wandb: no rows with a K value to plot")
+    refs = {r["series"]: r for r in rows if r["k"] is None}
+    ks = [int(r["k"]) for r in curve]
+    name = str(curve[0]["series"])
+    keys = [name, f"{name} CI low", f"{name} CI high"]
+    ys = [[100 * float(r[key]) for r in curve] for key in ("accuracy", "accuracy_lo", "accuracy_hi")]
+    for ref_name, ref in sorted(refs.items()):
+        keys.append(str(ref_name))
+        ys.append([100 * float(ref["accuracy"])] * len(ks))
+    columns = ["series", "k", "accuracy", "accuracy_lo", "accuracy_hi", "cost_ratio", "n_problems"]
+    data = [[str(r["series"]), None if r["k"] is None else int(r["k"]),
+             100 * float(r["accuracy"]), 100 * float(r["accuracy_lo"]),
+             100 * float(r["accuracy_hi"]), float(r["cost_ratio"]), int(r["n_problems"])]
+            for r in rows]
+    cost = wandb.Table(columns=["K", "cost ratio"],
+                       data=[[k, float(r["cost_ratio"])] for k, r in zip(ks, curve)])
+    head = title or "Figure 1"
+    return {
+        "figures/figure1_data": wandb.Table(columns=columns, data=data),
+        "figures/figure1_accuracy": wandb.plot.line_series(
+            xs=ks, ys=ys, keys=keys, title=f"{head}: accuracy (%) vs K", xname="K"),
+        "figures/figure1_cost": wandb.plot.line(
+            cost, "K", "cost ratio", title=f"{head}: evaluator cost ratio vs K"),
+    }
+
+
+def log_figure1(run: Any, rows: Sequence[dict[str, Any]], png: str | os.PathLike[str] | None = None,
+                title: str | None = None) -> None:
+    """Log Figure 1 to a W&B run: the native line plots and data table, and the PNG if given."""
+    import wandb
+
+    logged = figure1_wandb(rows, title=title)
+    if png is not None and Path(png).exists():
+        logged["figures/figure1"] = wandb.Image(str(png))
+    run.log(logged)

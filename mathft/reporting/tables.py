@@ -1,9 +1,14 @@
 """Ablation tables written as Markdown, CSV, LaTeX and JSON, and logged as ``wandb.Table``.
 
 A table is a title, a list of column names and rows of cells. A cell is a string, a number,
-or an :class:`Estimate` (a percentage with its bootstrap confidence interval, SPEC §6).
-Every format is written atomically into the run directory, so a W&B offline run that loses
-its table still leaves the files (DESIGN, known pitfalls).
+a :class:`Number` (a number with its display format) or an :class:`Estimate` (a percentage
+with its bootstrap confidence interval, SPEC §6). Every format is written atomically into the
+run directory, so a W&B offline run that loses its table still leaves the files (DESIGN,
+known pitfalls).
+
+Numbers stay numbers wherever the format allows: in the JSON and the ``wandb.Table`` a
+:class:`Number` is its value and an :class:`Estimate` is split into numeric columns
+``<col>``, ``<col>_lo``, ``<col>_hi`` (percent), so a W&B dashboard can sort and plot them.
 """
 
 from __future__ import annotations
@@ -26,12 +31,25 @@ class Estimate:
     lo: float
     hi: float
     n: int = 0
+    signed: bool = False  # a difference: rendered with an explicit sign (+1.2 [-0.5, +3.0])
 
     def fmt(self, digits: int = 1) -> str:
-        return f"{100 * self.mean:.{digits}f} [{100 * self.lo:.{digits}f}, {100 * self.hi:.{digits}f}]"
+        f = f"{'+' if self.signed else ''}.{digits}f"
+        return f"{100 * self.mean:{f}} [{100 * self.lo:{f}}, {100 * self.hi:{f}}]"
 
 
-Cell = str | int | float | Estimate | None
+@dataclass(frozen=True)
+class Number:
+    """A number shown with a fixed format (``fmt``, e.g. ``.2f``) but stored as a number."""
+
+    value: float
+    fmt: str = ".2f"
+
+    def __str__(self) -> str:
+        return format(self.value, self.fmt)
+
+
+Cell = str | int | float | Number | Estimate | None
 
 
 @dataclass
@@ -60,7 +78,7 @@ def _fmt(cell: Cell) -> str:
         return cell.fmt()
     if isinstance(cell, float):
         return f"{cell:.3f}"
-    return str(cell)
+    return str(cell)  # str, int, Number
 
 
 def to_markdown(table: Table) -> str:
@@ -112,7 +130,8 @@ def to_latex(table: Table) -> str:
 
     def cell(c: Cell) -> str:
         if isinstance(c, Estimate):
-            return f"{100 * c.mean:.1f}$_{{\\pm {50 * (c.hi - c.lo):.1f}}}$"
+            sign = "+" if c.signed else ""
+            return f"{100 * c.mean:{sign}.1f}$_{{\\pm {50 * (c.hi - c.lo):.1f}}}$"
         return _tex(_fmt(c))
 
     spec = "l" + "r" * (len(table.columns) - 1)
@@ -130,16 +149,22 @@ def to_latex(table: Table) -> str:
     return "\n".join(lines) + "\n"
 
 
+def _json_cell(cell: Cell) -> Any:
+    if isinstance(cell, Estimate):
+        d = asdict(cell)
+        if not cell.signed:
+            del d["signed"]
+        return d
+    if isinstance(cell, Number):
+        return cell.value
+    return cell
+
+
 def to_json(table: Table) -> dict[str, Any]:
-    rows = [[asdict(c) if isinstance(c, Estimate) else c for c in row] for row in table.rows]
+    """JSON-ready dict; Estimates as ``{mean, lo, hi, n}`` (fractions), Numbers as numbers."""
+    rows = [[_json_cell(c) for c in row] for row in table.rows]
     return {"name": table.name, "title": table.title, "columns": table.columns, "rows": rows,
             "notes": table.notes}
-
-
-def from_json(obj: dict[str, Any]) -> Table:
-    """Inverse of :func:`to_json` (for aggregation of saved tables)."""
-    rows = [[Estimate(**c) if isinstance(c, dict) else c for c in row] for row in obj["rows"]]
-    return Table(obj["name"], obj["title"], list(obj["columns"]), rows, list(obj.get("notes", [])))
 
 
 def write_table(table: Table, out_dir: str | Path) -> dict[str, Path]:
@@ -153,14 +178,46 @@ def write_table(table: Table, out_dir: str | Path) -> dict[str, Path]:
     }
 
 
+def wandb_columns(table: Table) -> tuple[list[str], list[list[Any]]]:
+    """Header and rows of the W&B form of ``table``, numbers as numbers.
+
+    A column holding an Estimate becomes ``<col>``, ``<col>_lo``, ``<col>_hi`` (percent,
+    floats; None where a row has no estimate). Numbers (int, float, :class:`Number`) stay
+    numeric; a column that mixes text and numbers is all text (W&B needs one type per column).
+    """
+    header: list[str] = []
+    cols: list[list[Any]] = []
+    for j, name in enumerate(table.columns):
+        cells = [row[j] for row in table.rows]
+        if any(isinstance(c, Estimate) for c in cells):
+            for suffix, attr in (("", "mean"), ("_lo", "lo"), ("_hi", "hi")):
+                header.append(name + suffix)
+                cols.append([100 * getattr(c, attr) if isinstance(c, Estimate)
+                             else _number(c) for c in cells])
+            continue
+        values = [_number(c) if isinstance(c, Number) else c for c in cells]
+        if any(isinstance(v, str) for v in values) and any(
+                isinstance(v, int | float) for v in values):
+            values = [None if c is None else _fmt(c) for c in cells]
+        header.append(name)
+        cols.append(values)
+    return header, [list(r) for r in zip(*cols)] if cols else []
+
+
+def _number(cell: Cell) -> float | None:
+    if isinstance(cell, Number):
+        return float(cell.value)
+    if isinstance(cell, int | float) and not isinstance(cell, bool):
+        return float(cell)
+    return None
+
+
 def to_wandb(table: Table) -> Any:
-    """A ``wandb.Table`` with Estimate cells split into mean/lo/hi columns (percent)."""
+    """A ``wandb.Table`` whose numeric cells are numbers (see :func:`wandb_columns`)."""
     import wandb
 
-    text = to_csv(table).splitlines()
-    reader = csv.reader(text)
-    header = next(reader)
-    return wandb.Table(columns=header, data=[list(r) for r in reader])
+    header, rows = wandb_columns(table)
+    return wandb.Table(columns=header, data=rows)
 
 
 def log_tables(tables: Sequence[Table], out_dir: str | Path, wandb_run: Any | None = None) -> None:

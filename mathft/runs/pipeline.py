@@ -11,11 +11,12 @@ import logging
 from pathlib import Path
 from typing import Any
 
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig
 
+from mathft.reporting.plots import figure1, log_figure1
 from mathft.reporting.tables import log_tables, to_markdown
 from mathft.runs import report, steps
-from mathft.runs.cache import Step, to_plain
+from mathft.runs.cache import Step
 from mathft.runs.lifecycle import Loggers
 
 log = logging.getLogger(__name__)
@@ -64,8 +65,6 @@ def run_cell(cfg: DictConfig, loggers: Loggers, out_dir: Path) -> dict[str, Any]
     title = f"{cell['experiment']} [{cell['model']}, {cell['data']}]"
     tables = report.cell_tables(metrics, title)
     if test_scores is not None and cfg.rerank.get("figure1", True):
-        from mathft.reporting.plots import figure1
-
         rows = figure1(test_pc, list(cfg.rerank.k_grid), out_dir / "figure1.png",
                        title=f"{title}: RR.Top-K", n_boot=int(cfg.rerank.n_boot))
         metrics["figure1"] = rows
@@ -74,10 +73,8 @@ def run_cell(cfg: DictConfig, loggers: Loggers, out_dir: Path) -> dict[str, Any]
     log_tables(tables, out_dir, run)
     if run is not None:
         run.summary.update(_summary(metrics))
-        if (out_dir / "figure1.png").exists():
-            import wandb
-
-            run.log({"figures/figure1": wandb.Image(str(out_dir / "figure1.png"))})
+        if metrics.get("figure1"):
+            log_figure1(run, metrics["figure1"], out_dir / "figure1.png", title=title)
     for t in tables:
         print(to_markdown(t))
     return metrics
@@ -131,8 +128,3 @@ def _summary(metrics: dict[str, Any]) -> dict[str, float]:
             out[f"{group}/{name}"] = float(row["accuracy"])
             out[f"{group}/{name}/cost"] = float(row["cost_ratio"])
     return out
-
-
-def describe(cfg: DictConfig) -> str:
-    """The composed config, resolved, for logs."""
-    return OmegaConf.to_yaml(to_plain(cfg))

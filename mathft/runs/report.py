@@ -16,7 +16,7 @@ from typing import Any
 from omegaconf import DictConfig
 
 from mathft.io import atomic_write_json
-from mathft.reporting.tables import Estimate, Table
+from mathft.reporting.tables import Estimate, Number, Table
 from mathft.rerank.candidates import ProblemCandidates, build_problem_candidates, greedy_correct
 from mathft.rerank.metrics import MetricResult, evaluate_many, pass_at_1
 from mathft.rerank.selection import select_on_validation
@@ -43,11 +43,6 @@ def load_candidates(st: Step | Path, scores_st: Step | Path | None = None
     cands = CandidateStore(store_path(st, "candidates.jsonl")).load()
     scores = ScoreStore(store_path(scores_st, "scores.jsonl")).load() if scores_st else None
     return build_problem_candidates(cands, scores)
-
-
-def estimate(res: MetricResult, n_boot: int, seed: int) -> Estimate:
-    ci = res.ci(n_boot=n_boot, seed=seed)
-    return Estimate(res.accuracy, ci.lo, ci.hi, len(res.problem_ids))
 
 
 def cell_metrics(
@@ -119,6 +114,12 @@ def est(row: Mapping[str, Any]) -> Estimate:
                     int(row.get("n_problems", 0)))
 
 
+def vs_maj1(row: Mapping[str, Any]) -> Estimate:
+    """The paired difference to Maj1 of a metrics row, as a signed Estimate."""
+    return Estimate(float(row["vs_maj1"]), float(row["vs_maj1_lo"]), float(row["vs_maj1_hi"]),
+                    int(row.get("n_problems", 0)), signed=True)
+
+
 def cell_tables(metrics: Mapping[str, Any], title: str) -> list[Table]:
     """The cell's generation table and, when scored, its re-ranking table."""
     n = metrics["n_samples"]
@@ -134,9 +135,8 @@ def cell_tables(metrics: Mapping[str, Any], title: str) -> list[Table]:
         for name, row in metrics["rerank"].items():
             strat = row["strategy"]
             chosen = metrics["selection"].get(strat)
-            rr.add_row(name, est(row), f"{row['cost_ratio']:.2f}",
-                       f"{100 * row['vs_maj1']:+.1f} [{100 * row['vs_maj1_lo']:+.1f}, "
-                       f"{100 * row['vs_maj1_hi']:+.1f}]", _chosen(chosen))
+            rr.add_row(name, est(row), Number(float(row["cost_ratio"])), vs_maj1(row),
+                       _chosen(chosen))
         rr.notes.append("'chosen on val': K (or N) selected on the validation problems and its "
                         "test accuracy; the fixed-K row uses the config's K.")
         tables.append(rr)
