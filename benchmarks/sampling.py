@@ -1,123 +1,241 @@
-"""Batched sampling engine vs one-at-a-time ``generate`` on the embedded SmolLM2-135M.
+"""Sampling engines side by side against plain HF batched ``generate``, read against the CPU's limit.
 
-Same MATH500 prompts, same ``max_new_tokens``, no answer stop (EOS still ends a row), greedy;
-prints new tokens/s of each, a raw batched ``model.generate`` reference, and the ratio
-(goal: >= 3x). ``--prompt chat`` (default) uses the instruct chat template, as the plain SSFT
-prompt makes the untuned instruct model emit EOS at once on some problems.
+Each engine runs in its own process on the same MATH500 prompts (chat template), N samples per
+prompt, T=0.9, top-p 0.95, no answer stop (EOS still ends a sample), and reports new tokens/s.
+The same run measures the fp32 and bf16 matmul peak with the threads the engines use, and
+turns it into a compute bound: peak / (2 x weights used per token). Every figure is printed as
+a multiple of the HF baseline and as a fraction of that bound, with the CPU named.
 
-    .venv/bin/python benchmarks/sampling.py --prompts 8 --new-tokens 64
+    .venv/bin/python benchmarks/sampling.py --models embedded:smollm2-135m --json out.json
+    .venv/bin/python benchmarks/sampling.py --scoring   # evaluator scoring throughput too
+
+Engines: ``hf`` (baseline: one ``model.generate`` call per batch of 16 rows, fp32),
+``prefix`` (mathft's engine, fp32 and, where the CPU has fast bf16 kernels, bf16),
+``ct2-int8`` (CTranslate2, when ``ctranslate2`` is installed; converted on the fly).
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
+import platform
+import subprocess
+import sys
+import tempfile
 import time
+from pathlib import Path
 
 import torch
 
-from mathft.data.sources import read_math500
-from mathft.data.templates import format_prompt
-from mathft.models.loading import load_model_and_tokenizer
-from mathft.sampling.engine import SamplingParams
-from mathft.sampling.hf import HFEngine
+MSG = "\nPut the final answer in \\boxed{}."
 
 
-def count_new(new: torch.Tensor, eos: int | None) -> int:
-    """Generated tokens per row up to (excluding) the first EOS, summed (as HFEngine counts)."""
-    n = 0
-    for row in new.tolist():
-        n += row.index(eos) if eos is not None and eos in row else len(row)
-    return n
+def cpu_name() -> str:
+    """The CPU model and its relevant ISA extensions (from /proc/cpuinfo where present)."""
+    name, flags = platform.processor() or "unknown", set()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name") and name in ("unknown", "x86_64", ""):
+                name = line.split(":", 1)[1].strip()
+            elif line.startswith("flags"):
+                flags = set(line.split(":", 1)[1].split())
+    except OSError:
+        pass
+    isa = [f for f in ("avx2", "avx512f", "avx512_vnni", "avx512_bf16", "amx_tile", "amx_bf16")
+           if f in flags]
+    return f"{name} [{' '.join(isa) or 'no AVX2'}], {os.cpu_count()} logical CPUs"
 
 
-def one_at_a_time(model, tok, prompts: list[str], new_tokens: int) -> tuple[int, float]:
-    """Plain ``model.generate`` per prompt (greedy, KV cache, batch 1)."""
-    n, t0 = 0, time.perf_counter()
-    with torch.inference_mode():
-        for p in prompts:
-            enc = tok(p, return_tensors="pt")
-            out = model.generate(
-                **enc, max_new_tokens=new_tokens, do_sample=False, pad_token_id=tok.pad_token_id
-            )
-            n += count_new(out[:, enc["input_ids"].shape[1] :], tok.eos_token_id)
-    return n, time.perf_counter() - t0
+def matmul_peak(dtype: torch.dtype, n: int = 2048, seconds: float = 2.0) -> float:
+    """Best GFLOP/s of an ``n x n`` matmul over ``seconds`` (threads as configured)."""
+    a, b = torch.randn(n, n, dtype=dtype), torch.randn(n, n, dtype=dtype)
+    for _ in range(2):
+        a @ b
+    best, end = 0.0, time.perf_counter() + seconds
+    while time.perf_counter() < end:
+        t = time.perf_counter()
+        a @ b
+        best = max(best, 2 * n**3 / (time.perf_counter() - t) / 1e9)
+    return best
 
 
-def raw_batched(model, tok, prompts: list[str], new_tokens: int) -> tuple[int, float]:
-    """Reference: one left-padded ``model.generate`` call over all prompts."""
-    tok.padding_side = "left"
+def flops_per_token(model) -> float:
+    """2 x the weights a decoding step multiplies by (all linear layers incl. the LM head)."""
+    return 2.0 * sum(m.weight.numel() for m in model.modules()
+                     if isinstance(m, torch.nn.Linear))
+
+
+def prompts_for(tok, k: int) -> list[str]:
+    from mathft.data.sources import read_math500
+
+    return [tok.apply_chat_template([{"role": "user", "content": p.problem + MSG}],
+                                    tokenize=False, add_generation_prompt=True)
+            for p in read_math500()[:k]]
+
+
+def run_engine(args: argparse.Namespace) -> dict:
+    """Worker: one engine on one model; returns tokens, seconds and peak RSS."""
+    import resource
+
+    from mathft.models.loading import load_model_and_tokenizer
+    from mathft.sampling.engine import Request, SamplingParams, make_engine, sample_seed
+
+    torch.set_num_threads(args.threads)
+    model, tok = load_model_and_tokenizer(args.model, padding_side="left")
+    model.eval()
+    prompts = prompts_for(tok, args.prompts)
+    reqs = [Request(p, sample_seed(0, str(i), j)) for i, p in enumerate(prompts)
+            for j in range(args.n)]
+    p = dict(n=1, temperature=0.9, top_p=0.95, max_new_tokens=args.new_tokens,
+             stop_on_answer=False)
+    if args.engine == "hf":  # the baseline: plain batched generate, 16 rows per call
+        n_tok, t0 = 0, time.perf_counter()
+        with torch.inference_mode():
+            for s in range(0, len(reqs), 16):
+                enc = tok([r.prompt for r in reqs[s : s + 16]], return_tensors="pt", padding=True)
+                out = model.generate(**enc, do_sample=True, temperature=0.9, top_p=0.95,
+                                     max_new_tokens=args.new_tokens, pad_token_id=tok.pad_token_id)
+                for row in out[:, enc["input_ids"].shape[1]:].tolist():
+                    n_tok += row.index(tok.eos_token_id) if tok.eos_token_id in row else len(row)
+        secs = time.perf_counter() - t0
+    elif args.engine.startswith("ct2"):
+        n_tok, secs = _ct2(args, model, tok, prompts)
+    else:
+        precision = args.engine.split("-", 1)[1]
+        engine = make_engine("prefix", model, tok, precision=precision)
+        engine.closers()
+        t0 = time.perf_counter()
+        gens = engine.generate_requests(reqs, SamplingParams(batch_size=args.batch_size, **p))
+        secs, n_tok = time.perf_counter() - t0, sum(g.n_tokens for g in gens)
+    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    return {"tokens": n_tok, "seconds": secs, "tok_s": n_tok / secs, "peak_rss_mb": rss,
+            "flops_per_token": flops_per_token(model)}
+
+
+def _ct2(args: argparse.Namespace, model, tok, prompts: list[str]) -> tuple[int, float]:
+    import ctranslate2
+    from ctranslate2.converters import TransformersConverter
+
+    with tempfile.TemporaryDirectory() as d:
+        model.save_pretrained(f"{d}/hf")
+        tok.save_pretrained(f"{d}/hf")
+        t = time.perf_counter()
+        TransformersConverter(f"{d}/hf").convert(f"{d}/ct2", quantization="int8")
+        print(f"  ct2 conversion {time.perf_counter() - t:.1f} s", file=sys.stderr)
+        gen = ctranslate2.Generator(f"{d}/ct2", device="cpu", intra_threads=args.threads)
+        toks = [tok.convert_ids_to_tokens(tok(p)["input_ids"]) for p in prompts]
+        batch = [t for t in toks for _ in range(args.n)]
+        t0 = time.perf_counter()
+        res = gen.generate_batch(batch, max_batch_size=args.batch_size, sampling_temperature=0.9,
+                                 sampling_topp=0.95, sampling_topk=0, max_length=args.new_tokens,
+                                 include_prompt_in_result=False)
+        secs = time.perf_counter() - t0
+    return sum(len(r.sequences_ids[0]) for r in res), secs
+
+
+def run_scoring(args: argparse.Namespace) -> dict:
+    """Worker: evaluator scoring (``score_texts``) of MATH500 gold solutions as candidates."""
+    from mathft.data.sources import read_math500
+    from mathft.data.templates import EVALUATOR_PROMPT
+    from mathft.models.loading import load_model_and_tokenizer
+    from mathft.sampling.scoring import score_texts
+
+    torch.set_num_threads(args.threads)
+    model, tok = load_model_and_tokenizer(args.model)
+    model.eval()
+    items = [(p.problem, p.solution) for p in read_math500()[: args.score_items]]
+    n_tok = sum(len(tok(EVALUATOR_PROMPT.format(problem=a, solution=b))["input_ids"])
+                for a, b in items)
     t0 = time.perf_counter()
-    with torch.inference_mode():
-        enc = tok(prompts, return_tensors="pt", padding=True)
-        out = model.generate(
-            **enc, max_new_tokens=new_tokens, do_sample=False, pad_token_id=tok.pad_token_id
-        )
-    return count_new(
-        out[:, enc["input_ids"].shape[1] :], tok.eos_token_id
-    ), time.perf_counter() - t0
+    score_texts(model, tok, items, batch_size=8)
+    secs = time.perf_counter() - t0
+    body = flops_per_token(model) - 2 * model.get_output_embeddings().weight.numel()
+    return {"tokens": n_tok, "seconds": secs, "tok_s": n_tok / secs, "flops_per_token": body}
 
 
-def batched(engine: HFEngine, prompts: list[str], params: SamplingParams) -> tuple[int, float]:
-    t0 = time.perf_counter()
-    gens = engine.generate(prompts, params)
-    return sum(g.n_tokens for x in gens for g in x), time.perf_counter() - t0
+def spawn(args: argparse.Namespace, model: str, engine: str) -> dict:
+    cmd = [sys.executable, __file__, "--worker", engine, "--model-one", model,
+           *[f"--{k.replace('_', '-')}={v}" for k, v in vars(args).items()
+             if k in ("prompts", "n", "new_tokens", "batch_size", "threads", "score_items")]]
+    out = subprocess.run(cmd, capture_output=True, text=True)
+    if out.returncode != 0:
+        return {"error": out.stderr.strip().splitlines()[-1] if out.stderr else "failed"}
+    return json.loads(out.stdout.strip().splitlines()[-1])
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--model", default="embedded:smollm2-135m")
-    ap.add_argument("--prompts", type=int, default=8)
-    ap.add_argument("--new-tokens", type=int, default=64)
-    ap.add_argument("--batch-size", type=int, default=8)
-    ap.add_argument("--samples", type=int, default=1, help="n for the sampled batched run")
-    ap.add_argument("--prompt", choices=["chat", "ssft"], default="chat")
-    ap.add_argument("--threads", type=int, default=0, help="torch threads (0: default)")
+    ap.add_argument("--models", nargs="+", default=["embedded:smollm2-135m"])
+    ap.add_argument("--prompts", type=int, default=2)
+    ap.add_argument("--n", type=int, default=32, help="samples per prompt")
+    ap.add_argument("--new-tokens", type=int, default=192)
+    ap.add_argument("--batch-size", type=int, default=128, help="rows at once (prefix, ct2)")
+    ap.add_argument("--threads", type=int, default=torch.get_num_threads())
+    ap.add_argument("--engines", nargs="+", default=["hf", "prefix-float32", "prefix-bfloat16",
+                                                     "ct2-int8"])
+    ap.add_argument("--scoring", action="store_true", help="also time evaluator scoring")
+    ap.add_argument("--score-items", type=int, default=48)
+    ap.add_argument("--json", type=Path, help="write the figures here")
+    ap.add_argument("--worker", help=argparse.SUPPRESS)
+    ap.add_argument("--model-one", help=argparse.SUPPRESS)
     args = ap.parse_args()
-    if args.threads:
-        torch.set_num_threads(args.threads)
+    if args.worker:
+        args.model, args.engine = args.model_one, args.worker
+        res = run_scoring(args) if args.worker == "scoring" else run_engine(args)
+        print(json.dumps(res))
+        return
 
-    model, tok = load_model_and_tokenizer(args.model)
-    model.eval()
-    problems = [p.problem for p in read_math500()[: args.prompts]]
-    if args.prompt == "chat":
-        msg = "\nPut the final answer in \\boxed{}."
-        prompts = [
-            tok.apply_chat_template(
-                [{"role": "user", "content": p + msg}], tokenize=False, add_generation_prompt=True
-            )
-            for p in problems
-        ]
-    else:
-        prompts = [format_prompt(p) for p in problems]
-    engine = HFEngine(model, tok)
-    engine.closers()
-    common = {
-        "max_new_tokens": args.new_tokens,
-        "batch_size": args.batch_size,
-        "stop_on_answer": False,
-    }
-    batched(engine, prompts[:1], SamplingParams(greedy=True, **{**common, "max_new_tokens": 4}))
+    torch.set_num_threads(args.threads)
+    from mathft.sampling.prefix import fast_bf16
 
-    rows = []
-    n1, t1 = one_at_a_time(model, tok, prompts, args.new_tokens)
-    rows.append(("one-at-a-time generate, greedy", n1, t1))
-    nr, tr = raw_batched(model, tok, prompts, args.new_tokens)
-    rows.append(("reference: one batched model.generate, greedy", nr, tr))
-    n2, t2 = batched(engine, prompts, SamplingParams(greedy=True, **common))
-    rows.append((f"HFEngine batch {args.batch_size}, greedy", n2, t2))
-    ps = SamplingParams(n=args.samples, temperature=0.9, top_p=0.95, **common)
-    n3, t3 = batched(engine, prompts, ps)
-    rows.append((f"HFEngine batch {args.batch_size}, T=0.9 top-p 0.95, n={args.samples}", n3, t3))
-
-    print(
-        f"model={args.model} prompts={len(prompts)} new_tokens={args.new_tokens} "
-        f"torch_threads={torch.get_num_threads()} loadavg={os.getloadavg()[0]:.1f}"
-    )
-    for name, n, t in rows:
-        print(f"{name:55s} {n:6d} tok {t:7.2f} s {n / t:8.1f} tok/s")
-    print(f"ratio batched greedy / one-at-a-time: {(n2 / t2) / (n1 / t1):.2f}x")
-    print(f"ratio batched sampled / one-at-a-time: {(n3 / t3) / (n1 / t1):.2f}x")
+    engines = [e for e in args.engines if e != "prefix-bfloat16" or fast_bf16()]
+    if "ct2-int8" in engines:
+        try:
+            import ctranslate2  # noqa: F401
+        except ImportError:
+            engines.remove("ct2-int8")
+    peak32, peak16 = matmul_peak(torch.float32), matmul_peak(torch.bfloat16)
+    report: dict = {"cpu": cpu_name(), "threads": args.threads,
+                    "loadavg_start": os.getloadavg()[0],
+                    "peak_gflops": {"float32": peak32, "bfloat16": peak16},
+                    "setup": {k: getattr(args, k) for k in ("prompts", "n", "new_tokens",
+                                                             "batch_size")}, "models": {}}
+    print(f"CPU: {report['cpu']}; torch threads {args.threads}; load {os.getloadavg()[0]:.1f}")
+    print(f"matmul peak (2048^3): fp32 {peak32:.1f} GFLOP/s, bf16 {peak16:.1f} GFLOP/s")
+    best_peak = max(peak32, peak16 if fast_bf16() else 0.0)
+    for model in args.models:
+        rows = {e: spawn(args, model, e) for e in engines}
+        base = rows.get("hf", {}).get("tok_s")
+        fpt = next((r["flops_per_token"] for r in rows.values() if "flops_per_token" in r), 0)
+        bound = best_peak * 1e9 / fpt if fpt else float("nan")
+        m = {"baseline_tok_s": base, "bound_tok_s": bound, "flops_per_token": fpt,
+             "engines": {e: r.get("tok_s") for e, r in rows.items()}, "detail": rows}
+        print(f"\n{model}: {fpt / 1e9:.3f} GFLOP/token; compute bound {bound:.0f} tok/s "
+              f"({best_peak:.0f} GFLOP/s); {args.prompts} prompts x N={args.n}, "
+              f"{args.new_tokens} new tokens, T=0.9 top-p 0.95")
+        for e, r in rows.items():
+            if "error" in r:
+                print(f"  {e:16s} failed: {r['error']}")
+                continue
+            vs = f"{r['tok_s'] / base:5.2f}x HF" if base else ""
+            print(f"  {e:16s} {r['tokens']:6d} tok {r['seconds']:7.1f} s {r['tok_s']:7.1f} tok/s "
+                  f"{vs}  {r['tok_s'] / bound:5.1%} of bound  peak RSS {r['peak_rss_mb']:.0f} MB")
+        if args.scoring:
+            sc = spawn(args, model, "scoring")
+            if "error" not in sc:
+                sb = best_peak * 1e9 / sc["flops_per_token"]
+                sc["bound_tok_s"] = sb
+                print(f"  scoring (score_texts, batch 8): {sc['tok_s']:.0f} tok/s = "
+                      f"{sc['tok_s'] / sb:.1%} of its bound {sb:.0f} tok/s")
+            m["scoring"] = sc
+        report["models"][model] = m
+    report["loadavg_end"] = os.getloadavg()[0]
+    if args.json:
+        first = report["models"][args.models[0]]
+        report.update({k: first[k] for k in ("baseline_tok_s", "engines", "bound_tok_s")})
+        args.json.write_text(json.dumps(report, indent=2))
+        print(f"\nwrote {args.json}")
 
 
 if __name__ == "__main__":

@@ -65,12 +65,14 @@ def draw_tokens(
     rows, vocab = scaled.shape
     if top_p >= 1.0:
         return _pick(scaled, torch.arange(vocab).expand(rows, vocab), None, seeds, steps)
-    probs = scaled.softmax(-1)
-    vals, cand = probs.topk(min(top_k_hint, vocab), dim=-1)
+    lse = scaled.logsumexp(-1, keepdim=True)  # no full-vocabulary softmax is materialised
+    top, cand = scaled.topk(min(top_k_hint, vocab), dim=-1)
+    vals = (top - lse).exp()
     picked = _pick(scaled, cand, _nucleus(vals, top_p), seeds, steps)
     short = (vals.sum(-1) < top_p).nonzero().flatten()
     if len(short):  # nucleus wider than the hint (a flat distribution): sort those rows fully
-        vals, cand = probs[short].sort(dim=-1, descending=True)
+        top, cand = scaled[short].sort(dim=-1, descending=True)
+        vals = (top - lse[short]).exp()
         picked[short] = _pick(scaled[short], cand, _nucleus(vals, top_p), seeds[short],
                               steps[short])
     return picked

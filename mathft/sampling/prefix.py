@@ -23,6 +23,7 @@ floating-point summation order (tested).
 from __future__ import annotations
 
 import contextlib
+import copy
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -216,8 +217,6 @@ class PrefixEngine(SamplingEngine):
         want = {"auto": torch.bfloat16 if fast_bf16() else None, "float32": torch.float32,
                 "bfloat16": torch.bfloat16}[precision]
         if want is not None and next(model.parameters()).dtype != want:
-            import copy
-
             self.model = copy.deepcopy(model).to(want)
         self._closers: torch.Tensor | None = None
 
