@@ -33,6 +33,7 @@ import torch.nn.functional as F
 from transformers import AttentionInterface
 
 from mathft.sampling.draw import draw_tokens
+from mathft.sampling.fused import FusedDecoder
 from mathft.sampling.engine import (
     Generation,
     Request,
@@ -210,7 +211,7 @@ class PrefixEngine(SamplingEngine):
 
     name = "prefix"
 
-    def __init__(self, model: Any, tokenizer: Any, precision: str = "auto"):
+    def __init__(self, model: Any, tokenizer: Any, precision: str = "auto", fused: bool = True):
         self.model, self.tok = model, tokenizer
         if self.tok.pad_token_id is None:
             self.tok.pad_token = self.tok.eos_token
@@ -219,6 +220,8 @@ class PrefixEngine(SamplingEngine):
         if want is not None and next(model.parameters()).dtype != want:
             self.model = copy.deepcopy(model).to(want)
         self._closers: torch.Tensor | None = None
+        self.fused = FusedDecoder(self.model) if fused and FusedDecoder.supports(self.model) \
+            else None
 
     def closers(self) -> torch.Tensor:
         """Tokens whose text contains ``}`` or a newline: only those can close an answer."""
@@ -319,7 +322,10 @@ class PrefixEngine(SamplingEngine):
         batch._masks.clear()
         last = torch.tensor([t[-1] for t in batch.tokens])[:, None]
         lp = torch.tensor([len(u.ids) for u in batch.units])
-        logits = self._forward(batch, last, (lp + lens - 1)[:, None])
+        if self.fused is not None:
+            logits = self.fused.step(batch, last[:, 0], lp + lens - 1)
+        else:
+            logits = self._forward(batch, last, (lp + lens - 1)[:, None])
         picked = draw_tokens(logits, seeds[torch.tensor(batch.req)], lens, params.temperature,
                              params.top_p, params.greedy).tolist()
         for i, t in enumerate(picked):

@@ -26,8 +26,12 @@ def test_greedy_equals_hf_generate(tiny_model, tok) -> None:
     p = SamplingParams(greedy=True, max_new_tokens=16, batch_size=8, stop_on_answer=False)
     reqs = [Request(x) for x in PROMPTS]
     ref = HFEngine(tiny_model, tok).generate_requests(reqs, p)
-    out = PrefixEngine(tiny_model, tok, precision="float32").generate_requests(reqs, p)
+    fused = PrefixEngine(tiny_model, tok, precision="float32")
+    assert fused.fused is not None  # Llama layout: the fused decode step
+    out = fused.generate_requests(reqs, p)
     assert _texts(out) == _texts(ref)
+    plain = PrefixEngine(tiny_model, tok, precision="float32", fused=False)
+    assert _texts(plain.generate_requests(reqs, p)) == _texts(ref)
     assert [g.n_tokens for g in out] == [g.n_tokens for g in ref]
 
 
@@ -47,8 +51,9 @@ def test_gemma3_sliding_window_equals_hf(tok) -> None:
     p = SamplingParams(greedy=True, max_new_tokens=12, batch_size=4, stop_on_answer=False)
     reqs = [Request(x) for x in PROMPTS]
     ref = HFEngine(model, tok).generate_requests(reqs, p)
-    out = PrefixEngine(model, tok, precision="float32").generate_requests(reqs, p)
-    assert _texts(out) == _texts(ref)
+    eng = PrefixEngine(model, tok, precision="float32")
+    assert eng.fused is None  # sliding-window layers: the model's own modules
+    assert _texts(eng.generate_requests(reqs, p)) == _texts(ref)
 
 
 def test_samples_do_not_depend_on_batch_or_admission_order(tiny_model, tok) -> None:
