@@ -19,6 +19,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from mathft.records import Problem
 from mathft.runs.cache import Step, config_hash, step, to_plain
+from mathft.runs.distributed import trained_steps
 
 log = logging.getLogger(__name__)
 
@@ -55,10 +56,13 @@ def _trainer(cfg: DictConfig, max_steps: int, ckpt_dir: Path, logger: Any,
     """A Trainer from ``cfg.trainer`` that checkpoints ``last.ckpt`` every ``ckpt_every`` steps."""
     from pytorch_lightning.callbacks import LearningRateMonitor, ModelCheckpoint
 
+    from mathft.runs.distributed import StepCounter
+
     every = int(cfg.run.ckpt_every_n_steps)
     callbacks: list[pl.Callback] = [
         ModelCheckpoint(dirpath=str(ckpt_dir), save_last=True, save_top_k=0,
                         every_n_train_steps=every),
+        StepCounter(),  # global_step back from ddp_spawn workers
         *extra_callbacks,
     ]
     if logger:
@@ -69,7 +73,10 @@ def _trainer(cfg: DictConfig, max_steps: int, ckpt_dir: Path, logger: Any,
 
 def fit_metrics(trainer: pl.Trainer) -> dict[str, float]:
     """The scalar metrics a fit ended with (recorded in the step's DONE.json)."""
-    return {k: float(v) for k, v in trainer.callback_metrics.items() if v.numel() == 1}
+    from mathft.runs.distributed import STEP_METRIC
+
+    return {k: float(v) for k, v in trainer.callback_metrics.items()
+            if v.numel() == 1 and k != STEP_METRIC}
 
 
 def _resume_path(ckpt_dir: Path) -> str | None:
@@ -147,9 +154,9 @@ def _train_ssft(cfg: DictConfig, model_cfg: Any, st: Step, logger: Any) -> dict[
     trainer.fit(module, datamodule=dm, ckpt_path=_resume_path(ckpt))
     export_generator(module, module.tokenizer, st.dir / "model",
                      merge_lora=bool(cfg.finetune.get("merge_on_export", True)),
-                     metadata={"step": st.hash, "global_step": trainer.global_step})
+                     metadata={"step": st.hash, "global_step": trained_steps(trainer)})
     metrics = fit_metrics(trainer)
-    return {"global_step": trainer.global_step, "n_train": len(train), "n_val": len(val),
+    return {"global_step": trained_steps(trainer), "n_train": len(train), "n_val": len(val),
             "metrics": metrics}
 
 
@@ -238,7 +245,7 @@ def train_evaluator(cfg: DictConfig, model_cfg: Any, init_path: str, train_st: S
                          merge_lora=bool(cfg.finetune.get("merge_on_export", True)),
                          metadata={"step": st.hash, "objective": to_plain(cfg.objective)})
         metrics = fit_metrics(trainer)
-        st.mark_done({"global_step": trainer.global_step,
+        st.mark_done({"global_step": trained_steps(trainer),
                       "counts": to_plain(getattr(dm, "stats", None) or {}), "metrics": metrics})
         return st
 
