@@ -102,7 +102,9 @@ def generator_key(cfg: DictConfig, model_cfg: Any) -> dict[str, Any]:
     if str(cfg.stages.get("mode", "ssft")) == "sequential":
         # the sequential run also depends on its stages, objective and stage-2 sampling
         key.update(stages=to_plain(cfg.stages), objective=to_plain(cfg.objective),
-                   sampling=to_plain(cfg.sampling), evaluator=to_plain(cfg.evaluator),
+                   sampling={k: v for k, v in to_plain(cfg.sampling).items() if k != "shard"},
+                   evaluator={k: v for k, v in to_plain(cfg.evaluator).items()
+                              if k != "score_shard"},
                    problems=to_plain(cfg.eval.evaluator_train))
     else:
         key["generator"].pop("sequential_steps", None)
@@ -184,24 +186,36 @@ def sample(cfg: DictConfig, gen_path: str, gen_id: str, model_cfg: Any,
     from mathft.sampling.runner import sample_to_store
     from mathft.sampling.store import CandidateStore
 
+    from mathft.sampling import shards
+
     params = SamplingParams.from_mapping(
-        {k: v for k, v in to_plain(sampling).items() if k not in ("engine", "name")})
+        {k: v for k, v in to_plain(sampling).items() if k not in ("engine", "name", "shard")})
     prompt_cfg = to_plain(cfg.prompt)
     key = {"generator": gen_id, "problems": problems_key(problems), "sampling": params.identity(),
            "prompt": prompt_cfg}
-    st = step(cfg.run.cache_dir, f"samples_{name}", key)
+    st = full = step(cfg.run.cache_dir, f"samples_{name}", key)
+    shard = shards.parse(_node(sampling, "shard"))  # sampling.shard=I/N: one slice, own dir
+    if shard is not None:
+        st = step(cfg.run.cache_dir, f"samples_{name}", shards.shard_key(key, full.hash, shard))
     with st.locked():  # one process computes a step; others wait, then reuse
         if st.done:
             log.info("sample[%s]: reusing %s", name, st.dir)
             return st
+        if shard is None:  # every shard done: merge them instead of sampling again
+            merged = shards.merge_candidates(st.dir, [p.uid for p in problems],
+                                             config_hash=st.hash, model_id=gen_id,
+                                             sampling=params.to_dict())
+            if merged is not None:
+                st.mark_done(merged)
+                return st
         model, tok = load_for_inference(gen_path, model_cfg)
         builder = build_prompt_builder(prompt_cfg)
-        store = CandidateStore(st.dir / "candidates.jsonl", config_hash=st.hash, model_id=gen_id,
-                               sampling=params.to_dict())
+        store = CandidateStore(st.dir / "candidates.jsonl", config_hash=full.hash,
+                               model_id=gen_id, sampling=params.to_dict())
         engine = make_engine(str(sampling.get("engine", "hf")), model, tok)
-        stats = sample_to_store(engine, list(problems), store, params,
+        stats = sample_to_store(engine, shards.select(problems, shard), store, params,
                                 prompt_fn=lambda p: builder.build(p.problem, tokenizer=tok),
-                                model_id=gen_id, config_hash=st.hash)
+                                model_id=gen_id, config_hash=full.hash)
         st.mark_done({"rows": len(store), "stats": to_plain(getattr(stats, "__dict__", {}))})
         return st
 
@@ -214,11 +228,15 @@ def train_evaluator(cfg: DictConfig, model_cfg: Any, init_path: str, train_st: S
     from mathft.models.export import export_generator
     from mathft.sampling.store import CandidateStore
 
+    from mathft.sampling.shards import require_full
+
+    require_full(train_st, "evaluator training")
+    require_full(val_st, "evaluator training")
     e = cfg.evaluator
     key = {"model": to_plain(model_cfg), "init": init_path if e.init == "generator" else "base",
            "finetune": to_plain(cfg.finetune), "objective": to_plain(cfg.objective),
            "train_candidates": train_st.hash, "val_candidates": val_st.hash,
-           "evaluator": {k: v for k, v in to_plain(e).items() if k not in ("same_model",)},
+           "evaluator": {k: v for k, v in to_plain(e).items() if k not in ("same_model", "score_shard")},
            "seed": int(cfg.seed)}
     st = step(cfg.run.cache_dir, "evaluator", key)
     with st.locked():  # one process computes a step; others wait, then reuse
@@ -253,16 +271,28 @@ def train_evaluator(cfg: DictConfig, model_cfg: Any, init_path: str, train_st: S
 def score(cfg: DictConfig, evaluator_st: Step, model_cfg: Any, candidates_st: Step,
           problems: Sequence[Problem]) -> Step:
     """S_cls of every stored candidate (SPEC §3), written to a resumable score store."""
+    from mathft.sampling import shards
     from mathft.sampling.scoring import score_store
     from mathft.sampling.store import CandidateStore, ScoreStore
 
-    st = step(cfg.run.cache_dir, "scores",
-              {"evaluator": evaluator_st.hash, "candidates": candidates_st.hash})
+    shards.require_full(candidates_st, "scoring")
+    key = {"evaluator": evaluator_st.hash, "candidates": candidates_st.hash}
+    st = full = step(cfg.run.cache_dir, "scores", key)
+    shard = shards.parse(cfg.evaluator.get("score_shard"))  # I/N: one slice, own dir
+    if shard is not None:
+        st = step(cfg.run.cache_dir, "scores", shards.shard_key(key, full.hash, shard))
     with st.locked():  # one process computes a step; others wait, then reuse
         if st.done:
             return st
+        cands = CandidateStore(candidates_st.dir / "candidates.jsonl").load()
+        if shard is None:  # every shard done: merge them instead of scoring again
+            merged = shards.merge_scores(st.dir, evaluator_st.hash, [c.key for c in cands])
+            if merged is not None:
+                st.mark_done(merged)
+                return st
+        keep = set(shards.select([p.uid for p in problems], shard))
         model, tok = load_for_inference(str(evaluator_st.dir / "model"), model_cfg)
-        counts = score_store(model, tok, CandidateStore(candidates_st.dir / "candidates.jsonl"),
+        counts = score_store(model, tok, [c for c in cands if c.problem_id in keep],
                              list(problems), ScoreStore(st.dir / "scores.jsonl", evaluator_st.hash),
                              batch_size=int(cfg.evaluator.score_batch_size),
                              max_length=int(cfg.evaluator.max_length))
