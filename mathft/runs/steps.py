@@ -182,11 +182,10 @@ def sample(cfg: DictConfig, gen_path: str, gen_id: str, model_cfg: Any,
            problems: Sequence[Problem], sampling: Mapping[str, Any], name: str) -> Step:
     """Sample ``sampling.n`` graded candidates per problem into a resumable candidate store."""
     from mathft.data.prompts import build_prompt_builder
+    from mathft.sampling import shards
     from mathft.sampling.engine import SamplingParams, make_engine
     from mathft.sampling.runner import sample_to_store
     from mathft.sampling.store import CandidateStore
-
-    from mathft.sampling import shards
 
     params = SamplingParams.from_mapping(
         {k: v for k, v in to_plain(sampling).items() if k not in ("engine", "name", "shard")})
@@ -226,9 +225,8 @@ def train_evaluator(cfg: DictConfig, model_cfg: Any, init_path: str, train_st: S
     from mathft.data.evaluator_data import EvaluatorDataModule
     from mathft.models.evaluator import EvaluatorModule
     from mathft.models.export import export_generator
-    from mathft.sampling.store import CandidateStore
-
     from mathft.sampling.shards import require_full
+    from mathft.sampling.store import CandidateStore
 
     require_full(train_st, "evaluator training")
     require_full(val_st, "evaluator training")

@@ -46,7 +46,7 @@ def eval_data(n_problems: int = 8, n: int = 4) -> tuple[dict, list[Problem]]:
     problems = [Problem(f"p{i}", f"What is {i} + {i + 1}?", str(2 * i + 1))
                 for i in range(n_problems)]
     cands = {}
-    for i, p in enumerate(problems):
+    for p in problems:
         rows = []
         for j in range(n):
             ok = j < 2
