@@ -35,8 +35,10 @@ class ShuffledBatchSampler(Sampler[list[int]]):
         for i in range(0, self.n, bs):
             gb = perm[i : i + bs]
             if self.drop_last and len(gb) < bs:
-                return
+                break
             yield rank_slice(gb, self.rank, self.num_replicas)
+        # RandomSampler draws a second (empty-sliced) permutation once the first is exhausted
+        torch.randperm(self.n, generator=self.generator)
 
     def __len__(self) -> int:
         bs = self.batch_size * self.num_replicas
