@@ -25,7 +25,7 @@ def _cfg(tmp: Path, cache: Path, *extra: str):
     with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
         cfg = compose("pipeline", overrides=[
             "model=tiny", "logger=csv", "generator.train=false", f"run.cache_dir={cache}",
-            "sampling.n=3", "sampling.max_new_tokens=12", "sampling.batch_size=4",
+            "sampling.n=2", "sampling.max_new_tokens=8", "sampling.batch_size=4",
             "eval.test.limit=5", "eval.test.levels=null", "evaluator.score_batch_size=4",
             *extra], return_hydra_config=True)
     cfg.hydra.runtime.output_dir = str(tmp / "job")
@@ -64,14 +64,14 @@ def test_two_shards_merged_equal_one_unsharded_run(tmp_path: Path) -> None:
     for i in (1, 0):  # any order
         c = _cfg(tmp_path, sh_cache, f"sampling.shard={i}/2")
         parts.append(steps.sample(c, "tiny", "base:tiny", c.model, problems, c.sampling, "test"))
-    assert [len(_rows(p.dir / "candidates.jsonl")) for p in parts] == [2 * 3, 3 * 3]
+    assert [len(_rows(p.dir / "candidates.jsonl")) for p in parts] == [2 * 2, 3 * 2]
     with pytest.raises(ValueError, match="shard 1/2"):  # a shard is never scored / trained on
         steps.score(cfg, parts[0], cfg.model, parts[0], problems)
     c = _cfg(tmp_path, sh_cache)
     merged = steps.sample(c, "tiny", "base:tiny", c.model, problems, c.sampling, "test")
     assert merged.hash == ref.hash and merged.summary()["shards"] == 2
     a, b = _rows(ref.dir / "candidates.jsonl"), _rows(merged.dir / "candidates.jsonl")
-    assert len(a) == 15 and a == b  # every field, config hash included
+    assert len(a) == 10 and a == b  # every field, config hash included
     assert CandidateStore(merged.dir / "candidates.jsonl").config_hash == ref.hash
 
     # scoring: an "evaluator" step holding a tiny model; shards of its scores merged
@@ -87,6 +87,6 @@ def test_two_shards_merged_equal_one_unsharded_run(tmp_path: Path) -> None:
     sm = steps.score(c, ev, c.model, merged, problems)
     assert sm.summary()["shards"] == 2
     sa, sb = ScoreStore(full.dir / "scores.jsonl").load(), ScoreStore(sm.dir / "scores.jsonl").load()
-    assert sa.keys() == sb.keys() and len(sa) == 15
+    assert sa.keys() == sb.keys() and len(sa) == 10
     diff = max(abs(sa[k] - sb[k]) for k in sa)
     assert diff <= 1e-5, diff  # batch composition differs: float padding effects only
