@@ -199,8 +199,12 @@ class LengthGroupedBatchSampler(Sampler[list[int]]):
     """Batches of similar length (less padding): shuffle, cut into mega-batches of
     ``batch_size * mega_batch_mult``, sort each by length, split, shuffle the batch order.
 
-    Re-seeded by ``set_epoch``; shards batches across ``num_replicas`` (all ranks get the same
-    number of batches) so it also serves DDP with Lightning's ``use_distributed_sampler=False``.
+    Re-seeded by ``set_epoch``. Under DDP (``num_replicas`` > 1, Lightning's
+    ``use_distributed_sampler=False``) ``batch_size`` is per rank: the global batches of
+    ``batch_size * num_replicas`` are exactly those of one process with that batch size, and
+    rank ``r`` takes the ``r``-th contiguous slice of each, so every example is seen once per
+    epoch across ranks and D ranks train as one process with the global batch. Only a final
+    global batch with fewer examples than ranks repeats its last example for the empty ranks.
     """
 
     def __init__(
@@ -238,23 +242,35 @@ class LengthGroupedBatchSampler(Sampler[list[int]]):
         if self.shuffle:
             rng.shuffle(idx)
         if self.group:
-            size = self.batch_size * self.mega
+            size = self.batch_size * self.num_replicas * self.mega
             megas = [idx[i : i + size] for i in range(0, len(idx), size)]
             idx = [i for m in megas for i in sorted(m, key=lambda j: -self.lengths[j])]
-        batches = [idx[i : i + self.batch_size] for i in range(0, len(idx), self.batch_size)]
-        if self.drop_last and batches and len(batches[-1]) < self.batch_size:
+        bs = self.batch_size * self.num_replicas  # global batch
+        batches = [idx[i : i + bs] for i in range(0, len(idx), bs)]
+        if self.drop_last and batches and len(batches[-1]) < bs:
             batches.pop()
         if self.shuffle and self.group:
             rng.shuffle(batches)
         return batches
 
     def __iter__(self) -> Iterator[list[int]]:
-        batches = self._all_batches()
-        n = len(batches) // self.num_replicas if self.num_replicas > 1 else len(batches)
-        yield from batches[self.rank :: self.num_replicas][:n]
+        for gb in self._all_batches():
+            yield rank_slice(gb, self.rank, self.num_replicas)
 
     def __len__(self) -> int:
-        n = len(self.lengths) // self.batch_size
-        if not self.drop_last and len(self.lengths) % self.batch_size:
+        bs = self.batch_size * self.num_replicas
+        n = len(self.lengths) // bs
+        if not self.drop_last and len(self.lengths) % bs:
             n += 1
-        return n // self.num_replicas if self.num_replicas > 1 else n
+        return n
+
+
+def rank_slice(batch: list[int], rank: int, num_replicas: int) -> list[int]:
+    """Rank ``rank``'s contiguous share of a global batch (sizes differ by at most one);
+    a rank left empty (fewer examples than ranks) gets the batch's last example."""
+    if num_replicas <= 1:
+        return batch
+    q, r = divmod(len(batch), num_replicas)
+    start = rank * q + min(rank, r)
+    part = batch[start : start + q + (rank < r)]
+    return part or batch[-1:]

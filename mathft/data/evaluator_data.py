@@ -401,9 +401,15 @@ class EvaluatorDataModule(pl.LightningDataModule):
     def train_dataloader(self) -> DataLoader:
         if not self.train_items:
             raise ValueError("no evaluator training items: check train_ids and the candidate store")
+        from mathft.data.distributed import ShuffledBatchSampler
+
         gen = torch.Generator().manual_seed(self.seed)
-        return DataLoader(self.train_items, batch_size=self.batch_size, shuffle=True,
-                          generator=gen, collate_fn=self.collate, num_workers=self.num_workers)
+        trainer = getattr(self, "trainer", None)  # DDP: batch_size per rank, one global order
+        world, rank = (int(trainer.world_size), int(trainer.global_rank)) if trainer else (1, 0)
+        sampler = ShuffledBatchSampler(len(self.train_items), self.batch_size, gen,
+                                       num_replicas=world, rank=rank)
+        return DataLoader(self.train_items, batch_sampler=sampler, generator=gen,
+                          collate_fn=self.collate, num_workers=self.num_workers)
 
     def val_dataloader(self) -> DataLoader | list:
         if not self.val_items:

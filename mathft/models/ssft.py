@@ -156,9 +156,14 @@ class SSFTModule(pl.LightningModule):
         return loss_sum / count.clamp(min=1), loss_sum, count
 
     def training_step(self, batch: Mapping[str, torch.Tensor], batch_idx: int) -> torch.Tensor:
-        loss, _, count = self._loss(batch)
+        loss, loss_sum, count = self._loss(batch)
         self.log("train/loss", loss, prog_bar=True, batch_size=batch["input_ids"].size(0))
         self._step_tokens = (float(batch.get("num_tokens", batch["input_ids"].numel())), float(count))
+        world = int(self.trainer.world_size) if self._trainer is not None else 1
+        if world > 1:  # DDP averages gradients: divide by the global target count / world
+            from mathft.runs.distributed import global_count
+
+            return loss_sum * world / global_count(self, count).clamp(min=1).to(loss_sum.dtype)
         return loss
 
     def on_train_batch_start(self, batch: Any, batch_idx: int) -> None:

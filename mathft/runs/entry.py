@@ -30,6 +30,11 @@ def train(cfg: DictConfig, loggers: Loggers, out_dir: Path) -> dict[str, Any]:
         tr = steps.sample(cfg, gen_path, gen_id, cfg.model, train_p, cfg.sampling,
                           "evaluator_train")
         va = steps.sample(cfg, gen_path, gen_id, cfg.model, val, cfg.sampling, "val")
+        if cfg.sampling.get("shard"):  # a job of a sharded array: its slices only, no training
+            out = {"evaluator_train": str(tr.dir / "candidates.jsonl"),
+                   "val": str(va.dir / "candidates.jsonl")}
+            print(f"shard {cfg.sampling.shard}: {out}")
+            return out
         ev = steps.train_evaluator(cfg, evaluator_model_cfg(cfg), gen_path, tr, va,
                                    [*train_p, *val], loggers.get("evaluator"))
         out = {"evaluator": str(ev.dir / "model"), **ev.summary()}

@@ -141,6 +141,9 @@ def hydra_main(fn: Callable[[DictConfig, Loggers, Path], Any]) -> Callable[[Dict
     """Run ``fn(cfg)`` inside :func:`task` with the job's output directory."""
 
     def wrapped(cfg: DictConfig) -> Any:
+        from mathft.runs.distributed import check_trainer
+
+        check_trainer(cfg.get("trainer"))  # unsupported strategies fail before any work
         out_dir = Path(HydraConfig.get().runtime.output_dir)
         with task(cfg, out_dir) as loggers:
             return fn(cfg, loggers, out_dir)

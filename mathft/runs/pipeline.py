@@ -27,8 +27,13 @@ def greedy_sampling(cfg: DictConfig) -> dict[str, Any]:
     s = cfg.sampling
     return {"n": 1, "greedy": True, "temperature": 1.0, "top_p": 1.0, "seed": 0,
             "max_new_tokens": int(s.max_new_tokens), "batch_size": int(s.batch_size),
+<<<<<<< HEAD
             "stop_on_answer": bool(s.stop_on_answer), "engine": s.get("engine", "auto"),
             "precision": s.get("precision", "auto")}
+=======
+            "stop_on_answer": bool(s.stop_on_answer), "engine": s.get("engine", "hf"),
+            "shard": s.get("shard")}
+>>>>>>> scaleout
 
 
 def evaluator_model_cfg(cfg: DictConfig) -> Any:
@@ -38,6 +43,9 @@ def evaluator_model_cfg(cfg: DictConfig) -> Any:
 
 def run_cell(cfg: DictConfig, loggers: Loggers, out_dir: Path) -> dict[str, Any]:
     """Run (or resume) every step of one cell and write its metrics and tables to ``out_dir``."""
+    if cfg.sampling.get("shard"):
+        raise ValueError("sampling.shard is for mathft.sample / mathft.train stages=evaluator "
+                         "job arrays; run the cell without it once every shard is done")
     gen_path, gen_st = steps.train_generator(cfg, cfg.model, loggers.get("generator"))
     gen_id = gen_st.hash if gen_st else f"base:{cfg.model.name_or_path}"
     test = steps.problem_set(cfg, "test")
@@ -58,6 +66,9 @@ def run_cell(cfg: DictConfig, loggers: Loggers, out_dir: Path) -> dict[str, Any]
     if cfg.evaluator.enabled:
         val_st, test_scores, val_scores = _evaluator_steps(cfg, gen_path, gen_id, test, test_st,
                                                            loggers, cell)
+        if cfg.evaluator.get("score_shard"):  # a job of a scoring array: stop at its scores
+            print(f"score shard {cfg.evaluator.score_shard}: {test_scores.dir} {val_scores.dir}")
+            return {"test_scores": str(test_scores.dir), "val_scores": str(val_scores.dir)}
     test_pc = report.load_candidates(test_st, test_scores)
     val_pc = report.load_candidates(val_st, val_scores) if val_st is not None else None
     metrics = report.cell_metrics(cfg.rerank, test_pc, greedy_st, val_pc)

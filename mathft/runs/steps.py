@@ -19,6 +19,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from mathft.records import Problem
 from mathft.runs.cache import Step, config_hash, step, to_plain
+from mathft.runs.distributed import trained_steps
 
 log = logging.getLogger(__name__)
 
@@ -55,10 +56,13 @@ def _trainer(cfg: DictConfig, max_steps: int, ckpt_dir: Path, logger: Any,
     """A Trainer from ``cfg.trainer`` that checkpoints ``last.ckpt`` every ``ckpt_every`` steps."""
     from pytorch_lightning.callbacks import LearningRateMonitor, ModelCheckpoint
 
+    from mathft.runs.distributed import StepCounter
+
     every = int(cfg.run.ckpt_every_n_steps)
     callbacks: list[pl.Callback] = [
         ModelCheckpoint(dirpath=str(ckpt_dir), save_last=True, save_top_k=0,
                         every_n_train_steps=every),
+        StepCounter(),  # global_step back from ddp_spawn workers
         *extra_callbacks,
     ]
     if logger:
@@ -69,7 +73,10 @@ def _trainer(cfg: DictConfig, max_steps: int, ckpt_dir: Path, logger: Any,
 
 def fit_metrics(trainer: pl.Trainer) -> dict[str, float]:
     """The scalar metrics a fit ended with (recorded in the step's DONE.json)."""
-    return {k: float(v) for k, v in trainer.callback_metrics.items() if v.numel() == 1}
+    from mathft.runs.distributed import STEP_METRIC
+
+    return {k: float(v) for k, v in trainer.callback_metrics.items()
+            if v.numel() == 1 and k != STEP_METRIC}
 
 
 def _resume_path(ckpt_dir: Path) -> str | None:
@@ -95,7 +102,9 @@ def generator_key(cfg: DictConfig, model_cfg: Any) -> dict[str, Any]:
     if str(cfg.stages.get("mode", "ssft")) == "sequential":
         # the sequential run also depends on its stages, objective and stage-2 sampling
         key.update(stages=to_plain(cfg.stages), objective=to_plain(cfg.objective),
-                   sampling=to_plain(cfg.sampling), evaluator=to_plain(cfg.evaluator),
+                   sampling={k: v for k, v in to_plain(cfg.sampling).items() if k != "shard"},
+                   evaluator={k: v for k, v in to_plain(cfg.evaluator).items()
+                              if k != "score_shard"},
                    problems=to_plain(cfg.eval.evaluator_train))
     else:
         key["generator"].pop("sequential_steps", None)
@@ -147,9 +156,9 @@ def _train_ssft(cfg: DictConfig, model_cfg: Any, st: Step, logger: Any) -> dict[
     trainer.fit(module, datamodule=dm, ckpt_path=_resume_path(ckpt))
     export_generator(module, module.tokenizer, st.dir / "model",
                      merge_lora=bool(cfg.finetune.get("merge_on_export", True)),
-                     metadata={"step": st.hash, "global_step": trainer.global_step})
+                     metadata={"step": st.hash, "global_step": trained_steps(trainer)})
     metrics = fit_metrics(trainer)
-    return {"global_step": trainer.global_step, "n_train": len(train), "n_val": len(val),
+    return {"global_step": trained_steps(trainer), "n_train": len(train), "n_val": len(val),
             "metrics": metrics}
 
 
@@ -173,12 +182,14 @@ def sample(cfg: DictConfig, gen_path: str, gen_id: str, model_cfg: Any,
            problems: Sequence[Problem], sampling: Mapping[str, Any], name: str) -> Step:
     """Sample ``sampling.n`` graded candidates per problem into a resumable candidate store."""
     from mathft.data.prompts import build_prompt_builder
+    from mathft.sampling import shards
     from mathft.sampling.engine import SamplingParams, make_engine, resolve_engine
     from mathft.sampling.runner import sample_to_store
     from mathft.sampling.store import CandidateStore
 
     params = SamplingParams.from_mapping(
-        {k: v for k, v in to_plain(sampling).items() if k not in ("engine", "precision", "name")})
+        {k: v for k, v in to_plain(sampling).items()
+         if k not in ("engine", "precision", "name", "shard")})
     prompt_cfg = to_plain(cfg.prompt)
     kind, precision = str(sampling.get("engine", "auto")), str(sampling.get("precision", "auto"))
     # different engines (and compute dtypes) draw different samples
@@ -186,21 +197,31 @@ def sample(cfg: DictConfig, gen_path: str, gen_id: str, model_cfg: Any,
                                model=gen_path)
     key = {"generator": gen_id, "problems": problems_key(problems), "sampling": params.identity(),
            "prompt": prompt_cfg, "engine": engine_id}
-    st = step(cfg.run.cache_dir, f"samples_{name}", key)
+    st = full = step(cfg.run.cache_dir, f"samples_{name}", key)
+    shard = shards.parse(_node(sampling, "shard"))  # sampling.shard=I/N: one slice, own dir
+    if shard is not None:
+        st = step(cfg.run.cache_dir, f"samples_{name}", shards.shard_key(key, full.hash, shard))
     with st.locked():  # one process computes a step; others wait, then reuse
         if st.done:
             log.info("sample[%s]: reusing %s", name, st.dir)
             return st
+        if shard is None:  # every shard done: merge them instead of sampling again
+            merged = shards.merge_candidates(st.dir, [p.uid for p in problems],
+                                             config_hash=st.hash, model_id=gen_id,
+                                             sampling=params.to_dict())
+            if merged is not None:
+                st.mark_done(merged)
+                return st
         model, tok = load_for_inference(gen_path, model_cfg)
         builder = build_prompt_builder(prompt_cfg)
-        store = CandidateStore(st.dir / "candidates.jsonl", config_hash=st.hash, model_id=gen_id,
-                               sampling=params.to_dict())
+        store = CandidateStore(st.dir / "candidates.jsonl", config_hash=full.hash,
+                               model_id=gen_id, sampling=params.to_dict())
         vllm = engine_id["engine"] == "vllm"  # vLLM loads the checkpoint itself
         engine = make_engine(engine_id["engine"], gen_path if vllm else model, tok,
                              precision=precision)
-        stats = sample_to_store(engine, list(problems), store, params,
+        stats = sample_to_store(engine, shards.select(problems, shard), store, params,
                                 prompt_fn=lambda p: builder.build(p.problem, tokenizer=tok),
-                                model_id=gen_id, config_hash=st.hash)
+                                model_id=gen_id, config_hash=full.hash)
         st.mark_done({"rows": len(store), "engine": engine_id,
                       "stats": to_plain(getattr(stats, "__dict__", {}))})
         return st
@@ -212,13 +233,16 @@ def train_evaluator(cfg: DictConfig, model_cfg: Any, init_path: str, train_st: S
     from mathft.data.evaluator_data import EvaluatorDataModule
     from mathft.models.evaluator import EvaluatorModule
     from mathft.models.export import export_generator
+    from mathft.sampling.shards import require_full
     from mathft.sampling.store import CandidateStore
 
+    require_full(train_st, "evaluator training")
+    require_full(val_st, "evaluator training")
     e = cfg.evaluator
     key = {"model": to_plain(model_cfg), "init": init_path if e.init == "generator" else "base",
            "finetune": to_plain(cfg.finetune), "objective": to_plain(cfg.objective),
            "train_candidates": train_st.hash, "val_candidates": val_st.hash,
-           "evaluator": {k: v for k, v in to_plain(e).items() if k not in ("same_model",)},
+           "evaluator": {k: v for k, v in to_plain(e).items() if k not in ("same_model", "score_shard")},
            "seed": int(cfg.seed)}
     st = step(cfg.run.cache_dir, "evaluator", key)
     with st.locked():  # one process computes a step; others wait, then reuse
@@ -245,7 +269,7 @@ def train_evaluator(cfg: DictConfig, model_cfg: Any, init_path: str, train_st: S
                          merge_lora=bool(cfg.finetune.get("merge_on_export", True)),
                          metadata={"step": st.hash, "objective": to_plain(cfg.objective)})
         metrics = fit_metrics(trainer)
-        st.mark_done({"global_step": trainer.global_step,
+        st.mark_done({"global_step": trained_steps(trainer),
                       "counts": to_plain(getattr(dm, "stats", None) or {}), "metrics": metrics})
         return st
 
@@ -253,16 +277,28 @@ def train_evaluator(cfg: DictConfig, model_cfg: Any, init_path: str, train_st: S
 def score(cfg: DictConfig, evaluator_st: Step, model_cfg: Any, candidates_st: Step,
           problems: Sequence[Problem]) -> Step:
     """S_cls of every stored candidate (SPEC §3), written to a resumable score store."""
+    from mathft.sampling import shards
     from mathft.sampling.scoring import score_store
     from mathft.sampling.store import CandidateStore, ScoreStore
 
-    st = step(cfg.run.cache_dir, "scores",
-              {"evaluator": evaluator_st.hash, "candidates": candidates_st.hash})
+    shards.require_full(candidates_st, "scoring")
+    key = {"evaluator": evaluator_st.hash, "candidates": candidates_st.hash}
+    st = full = step(cfg.run.cache_dir, "scores", key)
+    shard = shards.parse(cfg.evaluator.get("score_shard"))  # I/N: one slice, own dir
+    if shard is not None:
+        st = step(cfg.run.cache_dir, "scores", shards.shard_key(key, full.hash, shard))
     with st.locked():  # one process computes a step; others wait, then reuse
         if st.done:
             return st
+        cands = CandidateStore(candidates_st.dir / "candidates.jsonl").load()
+        if shard is None:  # every shard done: merge them instead of scoring again
+            merged = shards.merge_scores(st.dir, evaluator_st.hash, [c.key for c in cands])
+            if merged is not None:
+                st.mark_done(merged)
+                return st
+        keep = set(shards.select([p.uid for p in problems], shard))
         model, tok = load_for_inference(str(evaluator_st.dir / "model"), model_cfg)
-        counts = score_store(model, tok, CandidateStore(candidates_st.dir / "candidates.jsonl"),
+        counts = score_store(model, tok, [c for c in cands if c.problem_id in keep],
                              list(problems), ScoreStore(st.dir / "scores.jsonl", evaluator_st.hash),
                              batch_size=int(cfg.evaluator.score_batch_size),
                              max_length=int(cfg.evaluator.max_length))

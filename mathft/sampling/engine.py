@@ -72,7 +72,7 @@ class SamplingParams:
 
     @classmethod
     def from_mapping(
-        cls, cfg: Mapping[str, Any], ignore: Sequence[str] = ("engine", "precision")
+        cls, cfg: Mapping[str, Any], ignore: Sequence[str] = ("engine", "precision", "shard")
     ) -> SamplingParams:
         """Build from a config mapping (e.g. ``cfg.sampling``); unknown keys are an error."""
         known = {f.name for f in fields(cls)}

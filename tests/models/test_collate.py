@@ -129,5 +129,6 @@ def test_length_grouped_sampler_covers_and_groups():
     assert all(abs(lengths[b[0]] - lengths[b[-1]]) <= 3 for b in batches)
     assert list(s) == batches  # deterministic for a given seed and epoch
     shards = [list(LengthGroupedBatchSampler(lengths, 3, num_replicas=2, rank=r)) for r in (0, 1)]
-    assert len(shards[0]) == len(shards[1]) == 1
+    assert len(shards[0]) == len(shards[1]) == 2  # global batches of 6: no example lost
     assert not set(sum(shards[0], [])) & set(sum(shards[1], []))
+    assert sorted(sum(shards[0], []) + sum(shards[1], [])) == list(range(8))

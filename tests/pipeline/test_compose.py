@@ -232,11 +232,16 @@ def _check_trainer(cfg: DictConfig, option: str) -> None:
         assert cfg.trainer.accelerator == "gpu"
         assert cfg.trainer.precision == "bf16-mixed"
         strategy = cfg.trainer.get("strategy")
-        if option == "ddp":
-            assert strategy == "ddp" and cfg.trainer.devices == -1
+        from mathft.runs.distributed import check_trainer
+
+        if option == "ddp":  # spawn start: only fit runs in the workers (no Hydra re-launch)
+            assert strategy.start_method == "spawn" and cfg.trainer.devices == -1
+            check_trainer(cfg.trainer)
         elif option == "fsdp":
             assert strategy._target_ == "pytorch_lightning.strategies.FSDPStrategy"
             assert cfg.trainer.devices == -1
+            with pytest.raises(ValueError, match="not supported"):
+                check_trainer(cfg.trainer)
         else:
             assert strategy is None and cfg.trainer.devices == 1
         return
