@@ -44,4 +44,4 @@ def test_cpu_scale_and_no_evaluator() -> None:
     rows = estimate_budget(_cfg("experiment=smoke", "evaluator.enabled=false",
                                 "generator.train=false"))
     assert [r.step for r in rows] == ["sample:test_greedy", "sample:test"]
-    assert rows[1].samples == 16 * 4  # smoke: 16 test problems x N=4
+    assert rows[1].samples == 16 * 16  # smoke: 16 test problems x N=16
