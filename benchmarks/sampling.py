@@ -187,7 +187,7 @@ def main() -> None:
         return
 
     torch.set_num_threads(args.threads)
-    from mathft.sampling.prefix import fast_bf16
+    from mathft.hardware import fast_bf16
 
     engines = [e for e in args.engines if e != "prefix-bfloat16" or fast_bf16()]
     if "ct2-int8" in engines:

@@ -6,4 +6,8 @@ generative solution evaluator, solution-cluster re-ranking (SCR) and multi-task
 sequential fine-tuning, as a Hydra-configured experiment grid on PyTorch Lightning.
 """
 
+from mathft.hardware import register_resolvers
+
 __version__ = "0.1.0"
+
+register_resolvers()

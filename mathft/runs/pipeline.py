@@ -27,13 +27,8 @@ def greedy_sampling(cfg: DictConfig) -> dict[str, Any]:
     s = cfg.sampling
     return {"n": 1, "greedy": True, "temperature": 1.0, "top_p": 1.0, "seed": 0,
             "max_new_tokens": int(s.max_new_tokens), "batch_size": int(s.batch_size),
-<<<<<<< HEAD
             "stop_on_answer": bool(s.stop_on_answer), "engine": s.get("engine", "auto"),
-            "precision": s.get("precision", "auto")}
-=======
-            "stop_on_answer": bool(s.stop_on_answer), "engine": s.get("engine", "hf"),
-            "shard": s.get("shard")}
->>>>>>> scaleout
+            "precision": s.get("precision", "auto"), "shard": s.get("shard")}
 
 
 def evaluator_model_cfg(cfg: DictConfig) -> Any:

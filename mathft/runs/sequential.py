@@ -27,11 +27,8 @@ def pipeline_stages(cfg: DictConfig, st: Step) -> dict[str, Any]:
                              f"{len(out['stages'])} stages in the stages config")
         out["stages"] = [{**s, "steps": int(n), "epochs": None}
                          for s, n in zip(out["stages"], lengths)]
-<<<<<<< HEAD
-    sampling = {k: v for k, v in to_plain(cfg.sampling).items() if k not in ("engine", "precision", "name")}
-=======
-    sampling = {k: v for k, v in to_plain(cfg.sampling).items() if k not in ("engine", "name", "shard")}
->>>>>>> scaleout
+    sampling = {k: v for k, v in to_plain(cfg.sampling).items()
+                if k not in ("engine", "precision", "name", "shard")}
     out["candidates"] = {**(out.get("candidates") or {}), "num_problems": None,
                          "sampling": sampling}
     e = cfg.evaluator

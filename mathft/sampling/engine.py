@@ -219,7 +219,7 @@ def resolve_engine(kind: str, precision: str = "auto", model_dtype: str = "float
             else "prefix"
     dtype = model_dtype if precision == "auto" else precision
     if kind == "prefix" and precision == "auto":
-        from mathft.sampling.prefix import fast_bf16
+        from mathft.hardware import fast_bf16
 
         dtype = "bfloat16" if fast_bf16() else model_dtype
     return {"engine": kind, "dtype": str(dtype).replace("torch.", "")}

@@ -32,8 +32,8 @@ import torch
 import torch.nn.functional as F
 from transformers import AttentionInterface
 
+from mathft.hardware import fast_bf16
 from mathft.sampling.draw import draw_tokens
-from mathft.sampling.fused import FusedDecoder
 from mathft.sampling.engine import (
     Generation,
     Request,
@@ -41,6 +41,7 @@ from mathft.sampling.engine import (
     SamplingParams,
     truncate_at_stop,
 )
+from mathft.sampling.fused import FusedDecoder
 
 ATTN_NAME = "mathft_prefix"
 
@@ -197,13 +198,6 @@ def _attention(module: Any, query: torch.Tensor, key: torch.Tensor, value: torch
 
 
 AttentionInterface.register(ATTN_NAME, _attention)
-
-
-def fast_bf16() -> bool:
-    """Whether this CPU has bf16 matmul kernels worth using (AMX tiles or AVX512-BF16)."""
-    cpu = torch.cpu
-    return bool(getattr(cpu, "_is_amx_tile_supported", lambda: False)()
-                or getattr(cpu, "_is_avx512_bf16_supported", lambda: False)())
 
 
 class PrefixEngine(SamplingEngine):
