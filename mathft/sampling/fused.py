@@ -54,8 +54,11 @@ class FusedDecoder:
             a, m = getattr(layer, "self_attn", None), getattr(layer, "mlp", None)
             if a is None or m is None or getattr(a, "sliding_window", None) is not None:
                 return False
-            if not all(hasattr(a, n) for n in ("q_proj", "k_proj", "v_proj", "o_proj")) or \
-                    not all(hasattr(m, n) for n in ("gate_proj", "up_proj", "down_proj")):
+            fused = [getattr(a, n, None) for n in ("q_proj", "k_proj", "v_proj")] + \
+                [getattr(m, n, None) for n in ("gate_proj", "up_proj")]
+            # plain linears only: fusing a LoRA-wrapped projection would drop its adapter
+            if any(type(p) is not torch.nn.Linear for p in fused) or \
+                    not hasattr(a, "o_proj") or not hasattr(m, "down_proj"):
                 return False
         return hasattr(base, "rotary_emb") and hasattr(model, "lm_head")
 

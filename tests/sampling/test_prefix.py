@@ -95,3 +95,27 @@ def test_resolve_engine() -> None:
     assert resolve_engine("auto")["engine"] in ("prefix", "vllm")
     with pytest.raises(ValueError, match="sampling.precision"):
         resolve_engine("prefix", "fp8")
+
+
+def test_lora_wrapped_model_keeps_its_adapter(tiny_model, tok) -> None:
+    """An unmerged LoRA model is not fused (that would drop the adapter) and samples equal
+    the merged model's."""
+    import copy
+
+    from peft import LoraConfig, get_peft_model
+
+    lora = get_peft_model(copy.deepcopy(tiny_model),
+                          LoraConfig(r=4, target_modules=["q_proj", "v_proj", "up_proj"]))
+    with torch.no_grad():
+        for n, p in lora.named_parameters():
+            if "lora_B" in n:
+                p.normal_(0, 0.5)
+    p = SamplingParams(greedy=True, max_new_tokens=10, batch_size=4, stop_on_answer=False)
+    reqs = [Request(x) for x in PROMPTS]
+    eng = PrefixEngine(lora, tok, precision="float32")
+    assert eng.fused is None
+    merged = copy.deepcopy(lora).merge_and_unload().eval()
+    ref = HFEngine(merged, tok).generate_requests(reqs, p)
+    assert _texts(eng.generate_requests(reqs, p)) == _texts(ref)
+    base = HFEngine(tiny_model, tok).generate_requests(reqs, p)
+    assert _texts(ref) != _texts(base)  # the adapter matters
