@@ -1,9 +1,11 @@
-"""The pipeline's steps, each a hash-keyed directory (DESIGN: data -> train -> sample -> rerank).
+"""The pipeline's steps, each a hash-keyed directory (data -> train -> sample -> rerank).
 
 ``generator`` (SSFT or sequential multi-task) -> ``sample`` (candidate store) ->
 ``evaluator`` (trained on candidates of its own generator) -> ``score`` (score store).
 Every step is resumable: training resumes from ``ckpt/last.ckpt``, stores skip stored rows,
-and a finished step (``DONE.json``) is reused by any later run whose key matches.
+and a finished step (``DONE.json``) whose outputs check out is reused by any later run whose
+key matches (:mod:`mathft.runs.keys` says what each key holds, :mod:`mathft.runs.reuse`
+how a step is checked and planned).
 """
 
 from __future__ import annotations
@@ -18,7 +20,15 @@ from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 
 from mathft.records import Problem
-from mathft.runs.cache import Step, config_hash, step, to_plain
+from mathft.runs.cache import Step, config_hash, to_plain
+from mathft.runs.keys import (
+    evaluator_key,
+    generator_key,
+    generator_kind,
+    samples_key,
+    scores_key,
+)
+from mathft.runs.reuse import open_step, remove_checkpoint, reusable
 
 log = logging.getLogger(__name__)
 
@@ -42,12 +52,14 @@ def problem_set(cfg: DictConfig, which: str) -> list[Problem]:
         None if levels is None else [int(x) for x in levels],
         seed=int(cfg.data.seed), n_val=int(cfg.data.n_val),
         gsm8k_n_val=int(cfg.data.get("gsm8k_n_val", 500)),
+        path=None if node.get("path") is None else str(node.path),
     )
 
 
 def problems_key(problems: Sequence[Problem]) -> dict[str, Any]:
-    """Identity of a problem set: its size and a hash of its ordered uids."""
-    return {"n": len(problems), "uids": config_hash([p.uid for p in problems], length=12)}
+    """Identity of a problem set by content: its size and a hash of (uid, problem, answer)."""
+    return {"n": len(problems),
+            "sha": config_hash([[p.uid, p.problem, p.answer] for p in problems], length=16)}
 
 
 def _trainer(cfg: DictConfig, max_steps: int, ckpt_dir: Path, logger: Any,
@@ -87,44 +99,36 @@ def _resume_path(ckpt_dir: Path) -> str | None:
     return str(last)
 
 
-def generator_key(cfg: DictConfig, model_cfg: Any) -> dict[str, Any]:
-    """Everything that determines a trained generator."""
-    data = {k: v for k, v in to_plain(cfg.data).items() if k != "eval"}
-    key = {"model": to_plain(model_cfg), "finetune": to_plain(cfg.finetune), "data": data,
-           "generator": to_plain(cfg.generator), "seed": int(cfg.seed)}
-    if str(cfg.stages.get("mode", "ssft")) == "sequential":
-        # the sequential run also depends on its stages, objective and stage-2 sampling
-        key.update(stages=to_plain(cfg.stages), objective=to_plain(cfg.objective),
-                   sampling=to_plain(cfg.sampling), evaluator=to_plain(cfg.evaluator),
-                   problems=to_plain(cfg.eval.evaluator_train))
-    else:
-        key["generator"].pop("sequential_steps", None)
-    # where mathft.sample reads a generator from (conf/sample.yaml): not what is trained
-    key["generator"].pop("path", None)
-    return key
+def generator(cfg: DictConfig, model_cfg: Any, logger: Any = None
+              ) -> tuple[str, str, Step | None]:
+    """The generator to sample from on ``model_cfg``: ``(path, id, step)``.
 
-
-def train_generator(cfg: DictConfig, model_cfg: Any, logger: Any = None) -> tuple[str, Step | None]:
-    """SSFT (or sequential multi-task) fine-tuning; returns (model path to sample from, step).
-
-    With ``generator.train=false`` the pre-trained model is used as is (few-shot rows).
+    ``id`` names it in the keys of later steps: the step hash of a trained generator,
+    ``base:<name_or_path>`` for the pre-trained model (``generator.train=false``).
     """
     if not cfg.generator.train:
-        return str(model_cfg.name_or_path), None
-    st = step(cfg.run.cache_dir, "generator", generator_key(cfg, model_cfg))
+        return str(model_cfg.name_or_path), f"base:{model_cfg.name_or_path}", None
+    problems = None
+    if generator_kind(cfg) == "sequential":
+        problems = problems_key(problem_set(cfg, "evaluator_train"))
+    st, planned = open_step(cfg.run.cache_dir, "generator",
+                            generator_key(cfg, model_cfg, problems), "model")
+    out = st.dir / "model"
+    if planned:
+        return str(out), st.hash, st
     with st.locked():  # one process computes a step; others wait, then reuse
-        out = st.dir / "model"
-        if st.done:
+        if reusable(st, "model"):
             log.info("generator: reusing %s", st.dir)
-            return str(out), st
-        if str(cfg.stages.get("mode", "ssft")) == "sequential":
+            return str(out), st.hash, st
+        if generator_kind(cfg) == "sequential":
             from mathft.runs.sequential import train_sequential
 
             summary = train_sequential(cfg, model_cfg, st, logger)
         else:
             summary = _train_ssft(cfg, model_cfg, st, logger)
         st.mark_done(summary)
-        return str(out), st
+        remove_checkpoint(st, bool(cfg.run.get("keep_checkpoints", False)))
+        return str(out), st.hash, st
 
 
 def _train_ssft(cfg: DictConfig, model_cfg: Any, st: Step, logger: Any) -> dict[str, Any]:
@@ -169,6 +173,17 @@ def load_for_inference(path: str, model_cfg: Any) -> tuple[Any, Any]:
     return _MODELS[key]
 
 
+def decoding(cfg: DictConfig, sampling: Mapping[str, Any]) -> dict[str, Any]:
+    """The sampling mapping actually used: the prompt's stop strings join ``stop`` (a
+    few-shot continuation ends where it would start the next exemplar)."""
+    from mathft.data.prompts import build_prompt_builder
+
+    plain = to_plain(sampling)
+    stop = list(plain.get("stop") or [])
+    stop += [s for s in build_prompt_builder(to_plain(cfg.prompt)).stop_strings if s not in stop]
+    return {**plain, "stop": stop}
+
+
 def sample(cfg: DictConfig, gen_path: str, gen_id: str, model_cfg: Any,
            problems: Sequence[Problem], sampling: Mapping[str, Any], name: str) -> Step:
     """Sample ``sampling.n`` graded candidates per problem into a resumable candidate store."""
@@ -177,55 +192,61 @@ def sample(cfg: DictConfig, gen_path: str, gen_id: str, model_cfg: Any,
     from mathft.sampling.runner import sample_to_store
     from mathft.sampling.store import CandidateStore
 
+    used = decoding(cfg, sampling)
     params = SamplingParams.from_mapping(
-        {k: v for k, v in to_plain(sampling).items() if k not in ("engine", "name")})
-    prompt_cfg = to_plain(cfg.prompt)
-    key = {"generator": gen_id, "problems": problems_key(problems), "sampling": params.identity(),
-           "prompt": prompt_cfg}
-    st = step(cfg.run.cache_dir, f"samples_{name}", key)
+        {k: v for k, v in used.items() if k not in ("engine", "name")})
+    key = samples_key(cfg, model_cfg, used, gen_id, problems_key(problems))
+    st, planned = open_step(cfg.run.cache_dir, f"samples_{name}", key, "samples")
+    if planned:
+        return st
     with st.locked():  # one process computes a step; others wait, then reuse
-        if st.done:
+        if reusable(st, "samples"):
             log.info("sample[%s]: reusing %s", name, st.dir)
             return st
         model, tok = load_for_inference(gen_path, model_cfg)
-        builder = build_prompt_builder(prompt_cfg)
+        builder = build_prompt_builder(to_plain(cfg.prompt))
         store = CandidateStore(st.dir / "candidates.jsonl", config_hash=st.hash, model_id=gen_id,
                                sampling=params.to_dict())
-        engine = make_engine(str(sampling.get("engine", "hf")), model, tok)
+        engine = make_engine(str(used.get("engine", "hf")), model, tok)
         stats = sample_to_store(engine, list(problems), store, params,
                                 prompt_fn=lambda p: builder.build(p.problem, tokenizer=tok),
                                 model_id=gen_id, config_hash=st.hash)
-        st.mark_done({"rows": len(store), "stats": to_plain(getattr(stats, "__dict__", {}))})
+        st.mark_done({"rows": len(store), "n": params.n, "problems": len(problems),
+                      "stats": to_plain(getattr(stats, "__dict__", {}))})
         return st
 
 
-def train_evaluator(cfg: DictConfig, model_cfg: Any, init_path: str, train_st: Step,
-                    val_st: Step, problems: Sequence[Problem], logger: Any = None) -> Step:
-    """Fine-tune the generative evaluator (SPEC §3) on candidates of its own generator."""
+def train_evaluator(cfg: DictConfig, model_cfg: Any, gen_path: str, gen_id: str,
+                    train_st: Step, val_st: Step, problems: Sequence[Problem],
+                    logger: Any = None) -> Step:
+    """Fine-tune the generative evaluator on candidates of its own generator.
+
+    ``evaluator.init=generator`` starts from that generator (``gen_path``, keyed by ``gen_id``);
+    ``base`` from the pre-trained ``model_cfg``.
+    """
     from mathft.data.evaluator_data import EvaluatorDataModule
     from mathft.models.evaluator import EvaluatorModule
     from mathft.models.export import export_generator
     from mathft.sampling.store import CandidateStore
 
     e = cfg.evaluator
-    key = {"model": to_plain(model_cfg), "init": init_path if e.init == "generator" else "base",
-           "finetune": to_plain(cfg.finetune), "objective": to_plain(cfg.objective),
-           "train_candidates": train_st.hash, "val_candidates": val_st.hash,
-           "evaluator": {k: v for k, v in to_plain(e).items() if k not in ("same_model",)},
-           "seed": int(cfg.seed)}
-    st = step(cfg.run.cache_dir, "evaluator", key)
+    from_gen = str(e.init) == "generator"
+    key = evaluator_key(cfg, model_cfg, train_st.hash, val_st.hash, gen_id if from_gen else None)
+    st, planned = open_step(cfg.run.cache_dir, "evaluator", key, "model")
+    if planned:
+        return st
     with st.locked():  # one process computes a step; others wait, then reuse
-        if st.done:
+        if reusable(st, "model"):
             log.info("evaluator: reusing %s", st.dir)
             return st
         pl.seed_everything(int(cfg.seed), workers=True)
-        spec = {**to_plain(model_cfg), "name_or_path": init_path} if e.init == "generator" else \
+        spec = {**to_plain(model_cfg), "name_or_path": gen_path} if from_gen else \
             to_plain(model_cfg)
         module = EvaluatorModule(spec, to_plain(cfg.finetune), objective=to_plain(cfg.objective),
                                  lr=float(e.lr), weight_decay=float(e.weight_decay),
                                  warmup_ratio=float(e.warmup_ratio))
-        train_c = CandidateStore(train_st.dir / "candidates.jsonl").by_problem()
-        val_c = CandidateStore(val_st.dir / "candidates.jsonl").by_problem()
+        train_c = CandidateStore(train_st.dir / "candidates.jsonl", repair=False).by_problem()
+        val_c = CandidateStore(val_st.dir / "candidates.jsonl", repair=False).by_problem()
         dm = EvaluatorDataModule(
             module.tokenizer, {**train_c, **val_c}, list(problems), train_ids=list(train_c),
             val_ids=list(val_c), objective=module.objective, n_per_problem=int(e.n_per_problem),
@@ -240,24 +261,30 @@ def train_evaluator(cfg: DictConfig, model_cfg: Any, init_path: str, train_st: S
         metrics = fit_metrics(trainer)
         st.mark_done({"global_step": trainer.global_step,
                       "counts": to_plain(getattr(dm, "stats", None) or {}), "metrics": metrics})
+        remove_checkpoint(st, bool(cfg.run.get("keep_checkpoints", False)))
         return st
 
 
 def score(cfg: DictConfig, evaluator_st: Step, model_cfg: Any, candidates_st: Step,
-          problems: Sequence[Problem]) -> Step:
-    """S_cls of every stored candidate (SPEC §3), written to a resumable score store."""
+          problems: Sequence[Problem], label: str = "") -> Step:
+    """S_cls of every stored candidate, written to a resumable score store."""
     from mathft.sampling.scoring import score_store
     from mathft.sampling.store import CandidateStore, ScoreStore
 
-    st = step(cfg.run.cache_dir, "scores",
-              {"evaluator": evaluator_st.hash, "candidates": candidates_st.hash})
+    st, planned = open_step(cfg.run.cache_dir, "scores",
+                            scores_key(cfg, evaluator_st.hash, candidates_st.hash), "scores",
+                            label=label)
+    if planned:
+        return st
     with st.locked():  # one process computes a step; others wait, then reuse
-        if st.done:
+        if reusable(st, "scores"):
             return st
         model, tok = load_for_inference(str(evaluator_st.dir / "model"), model_cfg)
-        counts = score_store(model, tok, CandidateStore(candidates_st.dir / "candidates.jsonl"),
-                             list(problems), ScoreStore(st.dir / "scores.jsonl", evaluator_st.hash),
+        scores = ScoreStore(st.dir / "scores.jsonl", evaluator_st.hash)
+        counts = score_store(model, tok,
+                             CandidateStore(candidates_st.dir / "candidates.jsonl", repair=False),
+                             list(problems), scores,
                              batch_size=int(cfg.evaluator.score_batch_size),
                              max_length=int(cfg.evaluator.max_length))
-        st.mark_done(dict(counts))
+        st.mark_done({**dict(counts), "rows": len(scores)})
         return st
