@@ -18,12 +18,12 @@ from __future__ import annotations
 import logging
 import math
 import random
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import torch
-from torch.utils.data import Sampler
+from torch.utils.data import DataLoader, Sampler
 
 from mathft.data.templates import SSFT_PROMPT, format_prompt
 from mathft.records import SolutionExample
@@ -201,6 +201,8 @@ class LengthGroupedBatchSampler(Sampler[list[int]]):
 
     Re-seeded by ``set_epoch``; shards batches across ``num_replicas`` (all ranks get the same
     number of batches) so it also serves DDP with Lightning's ``use_distributed_sampler=False``.
+    :meth:`resume` makes the next pass of that epoch start after the batches already trained
+    on (see :class:`ResumableLoader`): the order is a function of (seed, epoch) alone.
     """
 
     def __init__(
@@ -228,9 +230,14 @@ class LengthGroupedBatchSampler(Sampler[list[int]]):
         self.num_replicas = num_replicas
         self.rank = rank
         self.epoch = 0
+        self._resume: tuple[int, int] | None = None
 
     def set_epoch(self, epoch: int) -> None:
         self.epoch = epoch
+
+    def resume(self, epoch: int, batches_done: int) -> None:
+        """Skip the first ``batches_done`` batches of the next pass, if it is of ``epoch``."""
+        self._resume = (int(epoch), int(batches_done))
 
     def _all_batches(self) -> list[list[int]]:
         rng = random.Random(self.seed + self.epoch)
@@ -251,10 +258,59 @@ class LengthGroupedBatchSampler(Sampler[list[int]]):
     def __iter__(self) -> Iterator[list[int]]:
         batches = self._all_batches()
         n = len(batches) // self.num_replicas if self.num_replicas > 1 else len(batches)
-        yield from batches[self.rank :: self.num_replicas][:n]
+        skip = 0
+        if self._resume is not None:
+            epoch, done = self._resume
+            self._resume = None
+            skip = done if epoch == self.epoch else 0
+        yield from batches[self.rank :: self.num_replicas][:n][skip:]
 
     def __len__(self) -> int:
         n = len(self.lengths) // self.batch_size
         if not self.drop_last and len(self.lengths) % self.batch_size:
             n += 1
         return n // self.num_replicas if self.num_replicas > 1 else n
+
+
+class ResumableLoader(DataLoader):
+    """A DataLoader over a :class:`LengthGroupedBatchSampler` whose place in training is saved
+    in Lightning checkpoints and restored on resume (Lightning's stateful-loader protocol:
+    ``state_dict``/``load_state_dict`` on the loader).
+
+    ``progress()`` returns ``(epoch, batches trained on in that epoch)`` from the trainer (the
+    trainer's count, not the loader's: it prefetches a batch ahead), or None without one.
+    Each pass reorders by the trainer's epoch (Lightning's own ``set_epoch`` call reaches
+    samplers, not batch samplers), and a resumed run gets the very batches an uninterrupted
+    run would have had, in the same order.
+    """
+
+    def __init__(self, *args: Any, progress: Callable[[], tuple[int, int] | None],
+                 **kwargs: Any):
+        super().__init__(*args, **kwargs)
+        self._progress = progress
+
+    def __iter__(self) -> Any:
+        now = self._progress()
+        if now is not None:
+            self.batch_sampler.set_epoch(now[0])
+        return super().__iter__()
+
+    def state_dict(self) -> dict[str, int]:
+        now = self._progress() or (self.batch_sampler.epoch, 0)
+        return {"epoch": int(now[0]), "batches_done": int(now[1])}
+
+    def load_state_dict(self, state: dict[str, int]) -> None:
+        self.batch_sampler.resume(state["epoch"], state["batches_done"])
+
+
+def trainer_progress(owner: Any) -> Callable[[], tuple[int, int] | None]:
+    """``(current epoch, batches processed in it)`` of ``owner.trainer``; None without one."""
+
+    def progress() -> tuple[int, int] | None:
+        trainer = getattr(owner, "trainer", None)
+        if trainer is None:
+            return None
+        done = trainer.fit_loop.epoch_loop.batch_progress.current.processed
+        return int(trainer.current_epoch), int(done)
+
+    return progress

@@ -31,6 +31,7 @@ import pytorch_lightning as pl
 import torch
 from torch.utils.data import DataLoader
 
+from mathft.data.collate import LengthGroupedBatchSampler, ResumableLoader, trainer_progress
 from mathft.data.templates import EVALUATOR_PROMPT, format_evaluator_prompt
 from mathft.records import Candidate, Problem
 
@@ -401,9 +402,14 @@ class EvaluatorDataModule(pl.LightningDataModule):
     def train_dataloader(self) -> DataLoader:
         if not self.train_items:
             raise ValueError("no evaluator training items: check train_ids and the candidate store")
-        gen = torch.Generator().manual_seed(self.seed)
-        return DataLoader(self.train_items, batch_size=self.batch_size, shuffle=True,
-                          generator=gen, collate_fn=self.collate, num_workers=self.num_workers)
+        # shuffled by (seed, epoch) alone and checkpointed: a resumed fit continues exactly
+        sampler = LengthGroupedBatchSampler([0] * len(self.train_items), self.batch_size,
+                                            shuffle=True, group_by_length=False, seed=self.seed)
+        trainer = getattr(self, "trainer", None)
+        if trainer is not None:
+            sampler.set_epoch(trainer.current_epoch)
+        return ResumableLoader(self.train_items, batch_sampler=sampler, collate_fn=self.collate,
+                               num_workers=self.num_workers, progress=trainer_progress(self))
 
     def val_dataloader(self) -> DataLoader | list:
         if not self.val_items:

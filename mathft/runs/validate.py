@@ -121,7 +121,7 @@ def _check(problems: list[tuple[str, str]], key: str, build: Callable[[], Any]) 
 
 
 def _eval_set(problems: list[tuple[str, str]], which: str, node: Any) -> None:
-    key = f"eval.{which}"
+    key, node = f"eval.{which}", to_plain(node)
     name, path = node.get("name"), node.get("path")
     if name not in EVAL_SETS:
         problems.append((f"{key}.name", f"expected one of {list(EVAL_SETS)}, got {name!r}"))
