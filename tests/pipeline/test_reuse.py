@@ -12,7 +12,6 @@ import json
 import shutil
 from pathlib import Path
 
-import pytest
 from pipeline_cli import TINY, Sweep, cli, step_dirs, tail
 
 ONE = [*TINY, "objective.normalize=vocab"]  # the sweep's first cell
