@@ -164,3 +164,16 @@ def test_own_problem_file_end_to_end(tiny_sweep: Sweep, tmp_path: Path) -> None:
     assert proc.returncode == 0, tail(proc)
     line = next(ln for ln in proc.stdout.splitlines() if ln.startswith("samples_test "))
     assert " compute " in line and "input.problems.sha" in line
+
+
+def test_train_stages_evaluator_is_the_pipelines_evaluator_step(tiny_sweep: Sweep,
+                                                               tmp_path: Path) -> None:
+    """mathft.train stages=evaluator runs the pipeline's own evaluator step: all reused here."""
+    assert tiny_sweep.proc.returncode == 0, tail(tiny_sweep.proc)
+    before = step_dirs(tiny_sweep.cache)
+    proc = cli("mathft.train", [*ONE, "stages=evaluator", f"run.cache_dir={tiny_sweep.cache}",
+                                f"hydra.run.dir={tmp_path / 'train'}"], tmp_path, timeout=300)
+    assert proc.returncode == 0, tail(proc)
+    ev = tiny_sweep.metrics(0)["cell"]["evaluator"]
+    assert f"model: {tiny_sweep.cache / 'evaluator' / ev / 'model'}" in proc.stdout
+    assert step_dirs(tiny_sweep.cache) == before
