@@ -47,13 +47,18 @@ def problem_set(cfg: DictConfig, which: str) -> list[Problem]:
 
     node = cfg.eval[which]
     levels = node.get("levels")
-    return load_eval_problems(
+    problems = load_eval_problems(
         node.name, node.split, node.get("limit"),
         None if levels is None else [int(x) for x in levels],
         seed=int(cfg.data.seed), n_val=int(cfg.data.n_val),
         gsm8k_n_val=int(cfg.data.get("gsm8k_n_val", 500)),
         path=None if node.get("path") is None else str(node.path),
     )
+    if not problems:
+        raise ValueError(
+            f"eval.{which} selects no problems ({to_plain(node)}): check limit and levels "
+            "(a levels filter drops problems that have no level)")
+    return problems
 
 
 def problems_key(problems: Sequence[Problem]) -> dict[str, Any]:

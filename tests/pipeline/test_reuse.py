@@ -146,6 +146,7 @@ def test_own_problem_file_end_to_end(tiny_sweep: Sweep, tmp_path: Path) -> None:
                                          "id": f"{which}-{i}"}) + "\n" for i in range(n)))
         files[which] = f
     args = [*ONE, *(f"eval.{w}.name=jsonl" for w in files),
+            *(f"eval.{w}.levels=null" for w in files),  # the smoke experiment's [1]
             *(f"eval.{w}.path={f}" for w, f in files.items()),
             f"run.cache_dir={cache}", f"hydra.run.dir={tmp_path / 'run'}"]
     proc = cli("mathft.pipeline", args, tmp_path, timeout=900)
