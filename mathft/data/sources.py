@@ -57,11 +57,12 @@ def data_file(source: str, split: str) -> Path:
 
 
 def _open_text(path: Path):  # noqa: ANN202 - a text file object
+    # surrogateescape: a non-UTF-8 byte is reported with its line (see iter_jsonl)
     if path.suffix == ".xz":
-        return lzma.open(path, "rt", encoding="utf-8")
+        return lzma.open(path, "rt", encoding="utf-8", errors="surrogateescape")
     if path.suffix == ".gz":
-        return gzip.open(path, "rt", encoding="utf-8")
-    return open(path, encoding="utf-8")
+        return gzip.open(path, "rt", encoding="utf-8", errors="surrogateescape")
+    return open(path, encoding="utf-8", errors="surrogateescape")
 
 
 def iter_jsonl(path: PathLike, expected: str = "JSON objects") -> Iterator[tuple[int, dict]]:
@@ -79,6 +80,12 @@ def iter_jsonl(path: PathLike, expected: str = "JSON objects") -> Iterator[tuple
             for lineno, raw in enumerate(f, start=1):
                 if not raw.strip():
                     continue
+                try:
+                    raw.encode("utf-8")
+                except UnicodeEncodeError as e:
+                    raise DataError(
+                        f"not UTF-8 (byte at column {e.start + 1})", file=path, line=lineno,
+                        field=expected, hint="save the file as UTF-8") from None
                 try:
                     rec = json.loads(raw)
                 except json.JSONDecodeError as e:

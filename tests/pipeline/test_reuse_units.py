@@ -98,8 +98,11 @@ def test_jsonl_problems_and_their_errors(tmp_path: Path) -> None:
     for line, msg in (('{"answer": 1}', f"{f}:2: field 'problem': missing required field"),
                       ('{"problem": "x", "answer": [1]}', f"{f}:2: field 'answer': expected"),
                       ('{"problem": "x", "answer": 1, "id": "q2"}', "duplicate id 'q2'"),
-                      ('{"problem": "x", "answer": 1, "level": "hard"}', "field 'level'")):
-        f.write_text('{"problem": "2+2?", "answer": "4", "id": "q2"}\n' + line + "\n")
+                      ('{"problem": "x", "answer": 1, "level": "hard"}', "field 'level'"),
+                      ('{"problem": "\xff", "answer": 1}', f"{f}:2: field 'problem, answer': "
+                                                           "not UTF-8 (byte at column 14)")):
+        f.write_bytes(('{"problem": "2+2?", "answer": "4", "id": "q2"}\n' + line + "\n")
+                      .encode("utf-8", errors="surrogateescape").replace(b"\xc3\xbf", b"\xff"))
         with pytest.raises(DataError) as e:
             read_problems_jsonl(f)
         assert msg in str(e.value)
