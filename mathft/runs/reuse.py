@@ -161,6 +161,7 @@ def open_step(root: str | os.PathLike[str], name: str, key: dict[str, Any], kind
     st = Step(name, plain, d)
     if any(p.dir == str(d) for p in plan):
         return st, True
+    label = f"[{label}]" if label else ""
     note = label
     if st.done:
         why = problem_of(st, kind)
