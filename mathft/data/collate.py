@@ -18,12 +18,12 @@ from __future__ import annotations
 import logging
 import math
 import random
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import torch
-from torch.utils.data import Sampler
+from torch.utils.data import DataLoader, Sampler
 
 from mathft.data.templates import SSFT_PROMPT, format_prompt
 from mathft.records import SolutionExample
@@ -205,6 +205,8 @@ class LengthGroupedBatchSampler(Sampler[list[int]]):
     rank ``r`` takes the ``r``-th contiguous slice of each, so every example is seen once per
     epoch across ranks and D ranks train as one process with the global batch. Only a final
     global batch with fewer examples than ranks repeats its last example for the empty ranks.
+    :meth:`resume` makes the next pass of that epoch start after the batches already trained
+    on (see :class:`ResumableLoader`): the order is a function of (seed, epoch) alone.
     """
 
     def __init__(
@@ -232,9 +234,14 @@ class LengthGroupedBatchSampler(Sampler[list[int]]):
         self.num_replicas = num_replicas
         self.rank = rank
         self.epoch = 0
+        self._resume: tuple[int, int] | None = None
 
     def set_epoch(self, epoch: int) -> None:
         self.epoch = epoch
+
+    def resume(self, epoch: int, batches_done: int) -> None:
+        """Skip the first ``batches_done`` batches of the next pass, if it is of ``epoch``."""
+        self._resume = (int(epoch), int(batches_done))
 
     def _all_batches(self) -> list[list[int]]:
         rng = random.Random(self.seed + self.epoch)
@@ -254,7 +261,12 @@ class LengthGroupedBatchSampler(Sampler[list[int]]):
         return batches
 
     def __iter__(self) -> Iterator[list[int]]:
-        for gb in self._all_batches():
+        skip = 0
+        if self._resume is not None:
+            epoch, done = self._resume
+            self._resume = None
+            skip = done if epoch == self.epoch else 0
+        for gb in self._all_batches()[skip:]:
             yield rank_slice(gb, self.rank, self.num_replicas)
 
     def __len__(self) -> int:
@@ -274,3 +286,47 @@ def rank_slice(batch: list[int], rank: int, num_replicas: int) -> list[int]:
     start = rank * q + min(rank, r)
     part = batch[start : start + q + (rank < r)]
     return part or batch[-1:]
+
+
+class ResumableLoader(DataLoader):
+    """A DataLoader over a :class:`LengthGroupedBatchSampler` whose place in training is saved
+    in Lightning checkpoints and restored on resume (Lightning's stateful-loader protocol:
+    ``state_dict``/``load_state_dict`` on the loader).
+
+    ``progress()`` returns ``(epoch, batches trained on in that epoch)`` from the trainer (the
+    trainer's count, not the loader's: it prefetches a batch ahead), or None without one.
+    Each pass reorders by the trainer's epoch (Lightning's own ``set_epoch`` call reaches
+    samplers, not batch samplers), and a resumed run gets the very batches an uninterrupted
+    run would have had, in the same order.
+    """
+
+    def __init__(self, *args: Any, progress: Callable[[], tuple[int, int] | None],
+                 **kwargs: Any):
+        super().__init__(*args, **kwargs)
+        self._progress = progress
+
+    def __iter__(self) -> Any:
+        now = self._progress()
+        if now is not None:
+            self.batch_sampler.set_epoch(now[0])
+        return super().__iter__()
+
+    def state_dict(self) -> dict[str, int]:
+        now = self._progress() or (self.batch_sampler.epoch, 0)
+        return {"epoch": int(now[0]), "batches_done": int(now[1])}
+
+    def load_state_dict(self, state: dict[str, int]) -> None:
+        self.batch_sampler.resume(state["epoch"], state["batches_done"])
+
+
+def trainer_progress(owner: Any) -> Callable[[], tuple[int, int] | None]:
+    """``(current epoch, batches processed in it)`` of ``owner.trainer``; None without one."""
+
+    def progress() -> tuple[int, int] | None:
+        trainer = getattr(owner, "trainer", None)
+        if trainer is None:
+            return None
+        done = trainer.fit_loop.epoch_loop.batch_progress.current.processed
+        return int(trainer.current_epoch), int(done)
+
+    return progress

@@ -15,11 +15,13 @@ from torch.utils.data import DataLoader
 
 from mathft.data.collate import (
     LengthGroupedBatchSampler,
+    ResumableLoader,
     SSFTCollator,
     TokenizedExample,
     TruncationStats,
     pack_examples,
     tokenize_examples,
+    trainer_progress,
 )
 from mathft.data.templates import SSFT_PROMPT
 from mathft.records import SolutionExample
@@ -122,13 +124,11 @@ class SSFTDataModule(pl.LightningDataModule):
         )
         if train and getattr(self, "trainer", None) is not None:
             sampler.set_epoch(self.trainer.current_epoch)
-        return DataLoader(
-            items,  # type: ignore[arg-type]
-            batch_sampler=sampler,
-            collate_fn=self._collator(),
-            num_workers=self.num_workers,
-            persistent_workers=False,
-        )
+        kw = dict(batch_sampler=sampler, collate_fn=self._collator(),
+                  num_workers=self.num_workers, persistent_workers=False)
+        if train:  # its place in the epoch is checkpointed: a resumed fit continues exactly
+            return ResumableLoader(items, progress=trainer_progress(self), **kw)
+        return DataLoader(items, **kw)  # type: ignore[arg-type]
 
     def train_dataloader(self) -> DataLoader:
         self.setup("fit")

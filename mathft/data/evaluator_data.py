@@ -31,6 +31,7 @@ import pytorch_lightning as pl
 import torch
 from torch.utils.data import DataLoader
 
+from mathft.data.collate import LengthGroupedBatchSampler, ResumableLoader, trainer_progress
 from mathft.data.templates import EVALUATOR_PROMPT, format_evaluator_prompt
 from mathft.records import Candidate, Problem
 
@@ -401,15 +402,17 @@ class EvaluatorDataModule(pl.LightningDataModule):
     def train_dataloader(self) -> DataLoader:
         if not self.train_items:
             raise ValueError("no evaluator training items: check train_ids and the candidate store")
-        from mathft.data.distributed import ShuffledBatchSampler
-
-        gen = torch.Generator().manual_seed(self.seed)
-        trainer = getattr(self, "trainer", None)  # DDP: batch_size per rank, one global order
+        # shuffled by (seed, epoch) alone and checkpointed: a resumed fit continues exactly;
+        # under DDP batch_size is per rank and each rank takes its slice of one global order
+        trainer = getattr(self, "trainer", None)
         world, rank = (int(trainer.world_size), int(trainer.global_rank)) if trainer else (1, 0)
-        sampler = ShuffledBatchSampler(len(self.train_items), self.batch_size, gen,
-                                       num_replicas=world, rank=rank)
-        return DataLoader(self.train_items, batch_sampler=sampler, generator=gen,
-                          collate_fn=self.collate, num_workers=self.num_workers)
+        sampler = LengthGroupedBatchSampler([0] * len(self.train_items), self.batch_size,
+                                            shuffle=True, group_by_length=False, seed=self.seed,
+                                            num_replicas=world, rank=rank)
+        if trainer is not None:
+            sampler.set_epoch(trainer.current_epoch)
+        return ResumableLoader(self.train_items, batch_sampler=sampler, collate_fn=self.collate,
+                               num_workers=self.num_workers, progress=trainer_progress(self))
 
     def val_dataloader(self) -> DataLoader | list:
         if not self.val_items:

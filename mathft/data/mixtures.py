@@ -166,12 +166,24 @@ def load_eval_problems(
     seed: int = 0,
     n_val: int = 1000,
     gsm8k_n_val: int = 500,
+    path: str | None = None,
 ) -> list[Problem]:
     """Problems to evaluate on: ``math500``/``math`` (test = MATH500, ``val``/``train`` from
-    the paper's split) or ``gsm8k``; optionally only ``levels`` (e.g. ``[1, 2]``), then the
+    the paper's split), ``gsm8k``, or ``jsonl`` (your file at ``path``, see
+    :func:`~mathft.data.sources.read_problems_jsonl`; ``split`` only decides whether the
+    MATH500 overlap check applies); optionally only ``levels`` (e.g. ``[1, 2]``), then the
     first ``limit`` in a deterministic order (file order for test, split order otherwise)."""
     _check_split(split, ("train", "val", "test"))
-    if name in ("math500", "math"):
+    if path is not None and name != "jsonl":
+        raise DataError(f"path={path!r} is read only with name=jsonl (got {name!r})",
+                        field="path", hint="set name: jsonl, or drop path")
+    if name == "jsonl":
+        from mathft.data.sources import read_problems_jsonl
+
+        if not path:
+            raise DataError("name=jsonl needs the file's path", field="path")
+        problems = read_problems_jsonl(path)
+    elif name in ("math500", "math"):
         problems = getattr(math_split(seed=seed, n_val=n_val), split)
     elif name == "gsm8k":
         if levels:
@@ -180,7 +192,7 @@ def load_eval_problems(
         problems = getattr(gsm8k_split(seed=seed, n_val=gsm8k_n_val), split)
     else:
         raise DataError(f"unknown eval set {name!r}", field="name",
-                        hint="use 'math500', 'math' or 'gsm8k'")
+                        hint="use 'math500', 'math', 'gsm8k' or 'jsonl' (with path)")
     if levels:
         wanted = {int(lv) for lv in levels}
         problems = [p for p in problems if p.level in wanted]

@@ -24,7 +24,7 @@ from mathft.records import Problem
 
 __all__ = [
     "DATA_DIR", "StepRow", "data_file", "iter_jsonl", "parse_level", "read_gsm8k", "read_math",
-    "read_math500", "read_prm800k_raw", "read_prm800k_stepwise",
+    "read_math500", "read_prm800k_raw", "read_prm800k_stepwise", "read_problems_jsonl",
 ]
 
 DATA_DIR = Path(__file__).resolve().parent / "files"
@@ -57,11 +57,12 @@ def data_file(source: str, split: str) -> Path:
 
 
 def _open_text(path: Path):  # noqa: ANN202 - a text file object
+    # surrogateescape: a non-UTF-8 byte is reported with its line (see iter_jsonl)
     if path.suffix == ".xz":
-        return lzma.open(path, "rt", encoding="utf-8")
+        return lzma.open(path, "rt", encoding="utf-8", errors="surrogateescape")
     if path.suffix == ".gz":
-        return gzip.open(path, "rt", encoding="utf-8")
-    return open(path, encoding="utf-8")
+        return gzip.open(path, "rt", encoding="utf-8", errors="surrogateescape")
+    return open(path, encoding="utf-8", errors="surrogateescape")
 
 
 def iter_jsonl(path: PathLike, expected: str = "JSON objects") -> Iterator[tuple[int, dict]]:
@@ -79,6 +80,12 @@ def iter_jsonl(path: PathLike, expected: str = "JSON objects") -> Iterator[tuple
             for lineno, raw in enumerate(f, start=1):
                 if not raw.strip():
                     continue
+                try:
+                    raw.encode("utf-8")
+                except UnicodeEncodeError as e:
+                    raise DataError(
+                        f"not UTF-8 (byte at column {e.start + 1})", file=path, line=lineno,
+                        field=expected, hint="save the file as UTF-8") from None
                 try:
                     rec = json.loads(raw)
                 except json.JSONDecodeError as e:
@@ -171,6 +178,33 @@ def _read_math500_cached(path: str) -> tuple[Problem, ...]:
             subject=require(rec, "subject", str, optional=True, **kw),
         ))
     return _frozen(out)
+
+
+def read_problems_jsonl(path: PathLike) -> list[Problem]:
+    """Your own problems: one JSON object per line (``.jsonl``, ``.jsonl.xz``, ``.jsonl.gz``).
+
+    Fields: ``problem`` (string) and ``answer`` (string or number: the gold final answer,
+    compared with the grader's equivalence), optional ``solution`` (string), ``level``
+    (integer or ``"Level N"``) and ``id`` (string, unique; default ``<file stem>/<line>``).
+    Usable as test, validation or evaluator-training problems (``eval.*.name=jsonl``).
+    """
+    p = Path(path)
+    stem = p.name.split(".")[0]
+    out, seen = [], {}
+    for ln, rec in iter_jsonl(p, "problem, answer"):
+        kw = {"file": p, "line": ln}
+        answer = require(rec, "answer", (str, int, float), **kw)
+        level = require(rec, "level", (int, str), optional=True, **kw)
+        uid = require(rec, "id", str, optional=True, **kw) or f"{stem}/{ln}"
+        if uid in seen:
+            raise DataError(f"duplicate id {uid!r} (first at line {seen[uid]})", field="id",
+                            hint="give every problem a unique id", **kw)
+        seen[uid] = ln
+        out.append(Problem(
+            uid=uid, problem=require(rec, "problem", str, **kw), answer=str(answer),
+            solution=require(rec, "solution", str, optional=True, **kw), source="jsonl",
+            level=None if level is None else parse_level(level, **kw)))
+    return out
 
 
 def read_math500(path: PathLike | None = None) -> list[Problem]:

@@ -15,31 +15,29 @@ from omegaconf import DictConfig
 from mathft.reporting.tables import log_tables, to_markdown
 from mathft.runs import report, steps
 from mathft.runs.lifecycle import Loggers
-from mathft.runs.pipeline import evaluator_model_cfg, greedy_sampling, run_cell
+from mathft.runs.pipeline import evaluator_steps, greedy_sampling, run_cell
+from mathft.runs.validate import validate
 
 log = logging.getLogger(__name__)
 
 
 def train(cfg: DictConfig, loggers: Loggers, out_dir: Path) -> dict[str, Any]:
-    """Train the generator (``stages=ssft|sequential``) or the evaluator (``stages=evaluator``)."""
+    """Train the generator (``stages=ssft|sequential``) or the evaluator (``stages=evaluator``:
+    the pipeline's own evaluator step, cross-model included)."""
+    validate(cfg)
+    gen_path, gen_id, gen_st = steps.generator(cfg, cfg.model, loggers.get("generator"))
+    if str(cfg.stages.mode) == "evaluator" and cfg.sampling.get("shard"):
+        # a job of a sharded array: its slices of the evaluator's data only, no training
+        out = {name: str(steps.sample(cfg, gen_path, gen_id, cfg.model,
+                                      steps.problem_set(cfg, name), cfg.sampling,
+                                      name).dir / "candidates.jsonl")
+               for name in ("evaluator_train", "val")}
+        print(f"shard {cfg.sampling.shard}: {out}")
+        return out
     if str(cfg.stages.mode) == "evaluator":
-        gen_path, gen_st = steps.train_generator(cfg, cfg.model, loggers.get("generator"))
-        gen_id = gen_st.hash if gen_st else f"base:{cfg.model.name_or_path}"
-        val = steps.problem_set(cfg, "val")
-        train_p = steps.problem_set(cfg, "evaluator_train")
-        tr = steps.sample(cfg, gen_path, gen_id, cfg.model, train_p, cfg.sampling,
-                          "evaluator_train")
-        va = steps.sample(cfg, gen_path, gen_id, cfg.model, val, cfg.sampling, "val")
-        if cfg.sampling.get("shard"):  # a job of a sharded array: its slices only, no training
-            out = {"evaluator_train": str(tr.dir / "candidates.jsonl"),
-                   "val": str(va.dir / "candidates.jsonl")}
-            print(f"shard {cfg.sampling.shard}: {out}")
-            return out
-        ev = steps.train_evaluator(cfg, evaluator_model_cfg(cfg), gen_path, tr, va,
-                                   [*train_p, *val], loggers.get("evaluator"))
+        _, ev = evaluator_steps(cfg, gen_path, gen_id, loggers)
         out = {"evaluator": str(ev.dir / "model"), **ev.summary()}
     else:
-        gen_path, gen_st = steps.train_generator(cfg, cfg.model, loggers.get("generator"))
         out = {"generator": gen_path, **(gen_st.summary() if gen_st else {})}
     print(f"model: {out.get('evaluator', out.get('generator'))}")
     return out
@@ -47,12 +45,13 @@ def train(cfg: DictConfig, loggers: Loggers, out_dir: Path) -> dict[str, Any]:
 
 def sample(cfg: DictConfig, loggers: Loggers, out_dir: Path) -> dict[str, Any]:
     """Sample the test problems (N samples, and greedy when ``eval.greedy``)."""
+    validate(cfg)
     path = cfg.generator.get("path")
     if path:
-        gen_path, gen_id = str(path), f"path:{Path(str(path)).resolve() if Path(str(path)).exists() else path}"
+        p = Path(str(path))
+        gen_path, gen_id = str(path), f"path:{p.resolve() if p.exists() else path}"
     else:
-        gen_path, gen_st = steps.train_generator(cfg, cfg.model, loggers.get("generator"))
-        gen_id = gen_st.hash if gen_st else f"base:{cfg.model.name_or_path}"
+        gen_path, gen_id, _ = steps.generator(cfg, cfg.model, loggers.get("generator"))
     test = steps.problem_set(cfg, "test")
     out: dict[str, Any] = {}
     if cfg.eval.greedy:

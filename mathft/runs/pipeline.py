@@ -8,6 +8,7 @@ interrupted cell resumes where it stopped.
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -16,19 +17,23 @@ from omegaconf import DictConfig
 from mathft.reporting.plots import figure1, log_figure1
 from mathft.reporting.tables import log_tables, to_markdown
 from mathft.runs import report, steps
-from mathft.runs.cache import Step
+from mathft.runs.cache import Step, config_hash, to_plain
+from mathft.runs.keys import metrics_key
 from mathft.runs.lifecycle import Loggers
+from mathft.runs.reuse import PlannedStep, format_plan, planning
+from mathft.runs.validate import validate
 
 log = logging.getLogger(__name__)
 
 
 def greedy_sampling(cfg: DictConfig) -> dict[str, Any]:
-    """Greedy decoding for Pass@1 with the sampling config's length and batch limits."""
+    """Greedy decoding for Pass@1 with the sampling config's length, stop and batch limits."""
     s = cfg.sampling
     return {"n": 1, "greedy": True, "temperature": 1.0, "top_p": 1.0, "seed": 0,
             "max_new_tokens": int(s.max_new_tokens), "batch_size": int(s.batch_size),
-            "stop_on_answer": bool(s.stop_on_answer), "engine": s.get("engine", "auto"),
-            "precision": s.get("precision", "auto"), "shard": s.get("shard")}
+            "stop_on_answer": bool(s.stop_on_answer), "stop": list(s.get("stop") or []),
+            "engine": s.get("engine", "auto"), "precision": s.get("precision", "auto"),
+            "shard": s.get("shard")}
 
 
 def evaluator_model_cfg(cfg: DictConfig) -> Any:
@@ -36,41 +41,111 @@ def evaluator_model_cfg(cfg: DictConfig) -> Any:
     return cfg.model if cfg.evaluator.same_model else cfg.evaluator_model
 
 
+@dataclass
+class CellSteps:
+    """The steps of one cell (hashes of what the tables are computed from)."""
+
+    gen_id: str
+    test: Step
+    greedy: Step | None = None
+    val: Step | None = None
+    evaluator: Step | None = None
+    test_scores: Step | None = None
+    val_scores: Step | None = None
+
+
+def cell_steps(cfg: DictConfig, loggers: Loggers) -> CellSteps:
+    """Run (or, under :func:`~mathft.runs.reuse.planning`, only plan) every step of a cell."""
+    gen_path, gen_id, _ = steps.generator(cfg, cfg.model, loggers.get("generator"))
+    test = steps.problem_set(cfg, "test")
+    greedy = steps.sample(cfg, gen_path, gen_id, cfg.model, test, greedy_sampling(cfg),
+                          "test_greedy") if cfg.eval.greedy else None
+    out = CellSteps(gen_id, test=steps.sample(cfg, gen_path, gen_id, cfg.model, test,
+                                              cfg.sampling, "test"), greedy=greedy)
+    if cfg.evaluator.enabled:
+        ev_model = evaluator_model_cfg(cfg)
+        out.val, out.evaluator = evaluator_steps(cfg, gen_path, gen_id, loggers)
+        out.test_scores = steps.score(cfg, out.evaluator, ev_model, out.test, test, "test")
+        out.val_scores = steps.score(cfg, out.evaluator, ev_model, out.val,
+                                     steps.problem_set(cfg, "val"), "val")
+    return out
+
+
+def evaluator_steps(cfg: DictConfig, gen_path: str, gen_id: str, loggers: Loggers
+                    ) -> tuple[Step, Step]:
+    """Samples of the validation problems and the evaluator trained on its own generator's
+    samples (the cell's generator, or with ``evaluator.same_model=false`` the SSFT generator
+    of ``evaluator_model``): ``(val samples of the cell's generator, evaluator)``."""
+    val = steps.problem_set(cfg, "val")
+    train_p = steps.problem_set(cfg, "evaluator_train")
+    ev_model = evaluator_model_cfg(cfg)
+    if cfg.evaluator.same_model:
+        ev_gen_path, ev_gen_id = gen_path, gen_id
+    else:
+        ev_gen_path, ev_gen_id, _ = steps.generator(cfg, ev_model, loggers.get("ev_generator"))
+    val_st = steps.sample(cfg, gen_path, gen_id, cfg.model, val, cfg.sampling, "val")
+    ev_train_st = steps.sample(cfg, ev_gen_path, ev_gen_id, ev_model, train_p, cfg.sampling,
+                               "evaluator_train")
+    ev_val_st = val_st if ev_gen_id == gen_id else steps.sample(
+        cfg, ev_gen_path, ev_gen_id, ev_model, val, cfg.sampling, "val")
+    ev_st = steps.train_evaluator(cfg, ev_model, ev_gen_path, ev_gen_id, ev_train_st, ev_val_st,
+                                  [*train_p, *val], loggers.get("evaluator"))
+    return val_st, ev_st
+
+
+def dry_run(cfg: DictConfig) -> list[PlannedStep]:
+    """Print the cell's plan: one line per step (name, hash, reuse/resume/compute, and for
+    compute what differs from the nearest existing step); nothing is trained or sampled."""
+    with planning() as plan:
+        cs = cell_steps(cfg, Loggers(None))
+    key = metrics_key(cfg, **_hashes(cs))
+    plan.append(PlannedStep("metrics", config_hash(key, length=12), "compute",
+                            "tables of this cell (not cached)"))
+    print(f"plan of {cfg.get('experiment_name', 'adhoc')} {' '.join(_overrides())}".rstrip())
+    print(format_plan(plan))
+    return plan
+
+
+def _hashes(cs: CellSteps) -> dict[str, str | None]:
+    return {k: (getattr(cs, k).hash if getattr(cs, k) is not None else None)
+            for k in ("test", "greedy", "val", "test_scores", "val_scores")}
+
+
 def run_cell(cfg: DictConfig, loggers: Loggers, out_dir: Path) -> dict[str, Any]:
-    """Run (or resume) every step of one cell and write its metrics and tables to ``out_dir``."""
+    """Run (or resume) every step of one cell and write its metrics and tables to ``out_dir``.
+
+    The config is validated first; ``run.dry_run=true`` prints the plan instead.
+    """
+    validate(cfg)
     if cfg.sampling.get("shard"):
         raise ValueError("sampling.shard is for mathft.sample / mathft.train stages=evaluator "
                          "job arrays; run the cell without it once every shard is done")
-    gen_path, gen_st = steps.train_generator(cfg, cfg.model, loggers.get("generator"))
-    gen_id = gen_st.hash if gen_st else f"base:{cfg.model.name_or_path}"
-    test = steps.problem_set(cfg, "test")
+    if cfg.run.get("dry_run", False):
+        return {"plan": [p.__dict__ for p in dry_run(cfg)]}
+    cs = cell_steps(cfg, loggers)
+    if cfg.evaluator.get("score_shard") and cs.test_scores is not None:
+        # a job of a scoring array: stop at its scores
+        print(f"score shard {cfg.evaluator.score_shard}: {cs.test_scores.dir} "
+              f"{cs.val_scores.dir}")
+        return {"test_scores": str(cs.test_scores.dir), "val_scores": str(cs.val_scores.dir)}
     cell: dict[str, Any] = {
         "experiment": cfg.get("experiment_name", "adhoc"), "overrides": _overrides(),
-        "generator": gen_id, "model": cfg.model.get("name"), "data": cfg.data.mixture,
+        "generator": cs.gen_id, "model": cfg.model.get("name"), "data": cfg.data.mixture,
         "recipe": cfg.get("recipe_name", "ssft"), "stages": str(cfg.stages.mode),
         "objective": str(cfg.objective.name), "prompt": _prompt_label(cfg.prompt),
-        "evaluator_model": (cfg.model if cfg.evaluator.same_model else cfg.evaluator_model
-                            ).get("name") if cfg.evaluator.enabled else None,
+        "evaluator_model": evaluator_model_cfg(cfg).get("name") if cfg.evaluator.enabled
+        else None,
     }
-    greedy_st = None
-    if cfg.eval.greedy:
-        greedy_st = steps.sample(cfg, gen_path, gen_id, cfg.model, test, greedy_sampling(cfg),
-                                 "test_greedy")
-    test_st = steps.sample(cfg, gen_path, gen_id, cfg.model, test, cfg.sampling, "test")
-    test_scores = val_scores = val_st = None
-    if cfg.evaluator.enabled:
-        val_st, test_scores, val_scores = _evaluator_steps(cfg, gen_path, gen_id, test, test_st,
-                                                           loggers, cell)
-        if cfg.evaluator.get("score_shard"):  # a job of a scoring array: stop at its scores
-            print(f"score shard {cfg.evaluator.score_shard}: {test_scores.dir} {val_scores.dir}")
-            return {"test_scores": str(test_scores.dir), "val_scores": str(val_scores.dir)}
-    test_pc = report.load_candidates(test_st, test_scores)
-    val_pc = report.load_candidates(val_st, val_scores) if val_st is not None else None
-    metrics = report.cell_metrics(cfg.rerank, test_pc, greedy_st, val_pc)
-    cell.update(steps={"test": test_st.hash, "greedy": greedy_st.hash if greedy_st else None})
+    if cs.evaluator is not None:
+        cell["evaluator"] = cs.evaluator.hash
+    test_pc = report.load_candidates(cs.test, cs.test_scores)
+    val_pc = report.load_candidates(cs.val, cs.val_scores) if cs.val is not None else None
+    metrics = report.cell_metrics(cfg.rerank, test_pc, cs.greedy, val_pc)
+    cell.update(steps={"test": cs.test.hash, "greedy": cs.greedy.hash if cs.greedy else None,
+                       "metrics": config_hash(metrics_key(cfg, **_hashes(cs)), length=12)})
     title = f"{cell['experiment']} [{cell['model']}, {cell['data']}]"
     tables = report.cell_tables(metrics, title)
-    if test_scores is not None and cfg.rerank.get("figure1", True):
+    if cs.test_scores is not None and cfg.rerank.get("figure1", True):
         rows = figure1(test_pc, list(cfg.rerank.k_grid), out_dir / "figure1.png",
                        title=f"{title}: RR.Top-K", n_boot=int(cfg.rerank.n_boot))
         metrics["figure1"] = rows
@@ -84,30 +159,6 @@ def run_cell(cfg: DictConfig, loggers: Loggers, out_dir: Path) -> dict[str, Any]
     for t in tables:
         print(to_markdown(t))
     return metrics
-
-
-def _evaluator_steps(cfg: DictConfig, gen_path: str, gen_id: str, test: list, test_st: Step,
-                     loggers: Loggers, cell: dict[str, Any]) -> tuple[Step, Step, Step]:
-    """Evaluator trained on its own generator's samples; scores for val and test candidates."""
-    val = steps.problem_set(cfg, "val")
-    train_p = steps.problem_set(cfg, "evaluator_train")
-    ev_model = evaluator_model_cfg(cfg)
-    if cfg.evaluator.same_model:
-        ev_gen_path, ev_gen_id = gen_path, gen_id
-    else:
-        ev_gen_path, ev_gen_st = steps.train_generator(cfg, ev_model, loggers.get("ev_generator"))
-        ev_gen_id = ev_gen_st.hash if ev_gen_st else f"base:{ev_model.name_or_path}"
-    val_st = steps.sample(cfg, gen_path, gen_id, cfg.model, val, cfg.sampling, "val")
-    ev_train_st = steps.sample(cfg, ev_gen_path, ev_gen_id, ev_model, train_p, cfg.sampling,
-                               "evaluator_train")
-    ev_val_st = val_st if ev_gen_id == gen_id else steps.sample(
-        cfg, ev_gen_path, ev_gen_id, ev_model, val, cfg.sampling, "val")
-    ev_st = steps.train_evaluator(cfg, ev_model, ev_gen_path, ev_train_st, ev_val_st,
-                                  [*train_p, *val], loggers.get("evaluator"))
-    cell.update(evaluator=ev_st.hash, evaluator_model=ev_model.get("name"))
-    test_scores = steps.score(cfg, ev_st, ev_model, test_st, test)
-    val_scores = steps.score(cfg, ev_st, ev_model, val_st, val)
-    return val_st, test_scores, val_scores
 
 
 def _prompt_label(prompt: Any) -> str:

@@ -1,4 +1,4 @@
-"""One experiment cell's metrics and tables, from its candidate and score stores (SPEC §6).
+"""One experiment cell's metrics and tables, from its candidate and score stores.
 
 Generation metrics (Pass@1, Pass@N, Maj1@N, MajK@N) and every re-ranking strategy are
 computed from the same stores, each with a bootstrap CI. K of the Top-K strategies (and N of
@@ -40,9 +40,30 @@ def load_candidates(st: Step | Path, scores_st: Step | Path | None = None
     """
     from mathft.sampling.store import CandidateStore, ScoreStore
 
-    cands = CandidateStore(store_path(st, "candidates.jsonl")).load()
-    scores = ScoreStore(store_path(scores_st, "scores.jsonl")).load() if scores_st else None
+    path = store_path(st, "candidates.jsonl")
+    if not path.is_file():
+        raise FileNotFoundError(f"candidate store {path} does not exist")
+    # read-only: a finished store or a user's file is never repaired in place
+    cands = CandidateStore(path, repair=False).load()
+    scores = ScoreStore(store_path(scores_st, "scores.jsonl"), repair=False).load() \
+        if scores_st else None
     return build_problem_candidates(cands, scores)
+
+
+def check_complete(pcs: list[ProblemCandidates], what: str) -> int:
+    """N of a set of problems' candidates; an error for no problems or unequal N (metrics
+    over them would be meaningless or silently mix sample sizes)."""
+    if not pcs:
+        raise ValueError(f"{what}: no problems in the candidate store: refusing to report "
+                         "metrics over 0 problems (was the store emptied or the wrong file "
+                         "given?)")
+    ns = sorted({pc.n for pc in pcs})
+    if len(ns) > 1:
+        few = [pc.problem_id for pc in pcs if pc.n == ns[0]][:3]
+        raise ValueError(f"{what}: problems have different numbers of samples N {ns} (e.g. "
+                         f"{few} have {ns[0]}): refusing to report metrics over unequal N; "
+                         "finish or resample the store")
+    return ns[0]
 
 
 def cell_metrics(
@@ -55,12 +76,14 @@ def cell_metrics(
     n_boot, seed = int(rr.n_boot), int(rr.seed)
     ekw = {"n_sub": rr.get("n_sub"), "n_subsets": int(rr.n_subsets), "seed": seed}
     ids = [pc.problem_id for pc in test]
-    n = min(pc.n for pc in test) if test else 0
+    n = check_complete(test, "test")
+    if val:
+        check_complete(val, "val")
     gen: dict[str, MetricResult] = {}
     if greedy_st is not None:
         from mathft.sampling.store import CandidateStore
 
-        greedy = CandidateStore(store_path(greedy_st, "candidates.jsonl")).load()
+        greedy = CandidateStore(store_path(greedy_st, "candidates.jsonl"), repair=False).load()
         gen["Pass@1"] = pass_at_1(greedy_correct(greedy, ids), ids)
     k = int(rr.k)
     for label, res in zip(

@@ -1,9 +1,11 @@
-"""The pipeline's steps, each a hash-keyed directory (DESIGN: data -> train -> sample -> rerank).
+"""The pipeline's steps, each a hash-keyed directory (data -> train -> sample -> rerank).
 
 ``generator`` (SSFT or sequential multi-task) -> ``sample`` (candidate store) ->
 ``evaluator`` (trained on candidates of its own generator) -> ``score`` (score store).
 Every step is resumable: training resumes from ``ckpt/last.ckpt``, stores skip stored rows,
-and a finished step (``DONE.json``) is reused by any later run whose key matches.
+and a finished step (``DONE.json``) whose outputs check out is reused by any later run whose
+key matches (:mod:`mathft.runs.keys` says what each key holds, :mod:`mathft.runs.reuse`
+how a step is checked and planned).
 """
 
 from __future__ import annotations
@@ -18,8 +20,16 @@ from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 
 from mathft.records import Problem
-from mathft.runs.cache import Step, config_hash, step, to_plain
+from mathft.runs.cache import Step, config_hash, to_plain
 from mathft.runs.distributed import trained_steps
+from mathft.runs.keys import (
+    evaluator_key,
+    generator_key,
+    generator_kind,
+    samples_key,
+    scores_key,
+)
+from mathft.runs.reuse import open_step, remove_checkpoint, reusable
 
 log = logging.getLogger(__name__)
 
@@ -38,17 +48,24 @@ def problem_set(cfg: DictConfig, which: str) -> list[Problem]:
 
     node = cfg.eval[which]
     levels = node.get("levels")
-    return load_eval_problems(
+    problems = load_eval_problems(
         node.name, node.split, node.get("limit"),
         None if levels is None else [int(x) for x in levels],
         seed=int(cfg.data.seed), n_val=int(cfg.data.n_val),
         gsm8k_n_val=int(cfg.data.get("gsm8k_n_val", 500)),
+        path=None if node.get("path") is None else str(node.path),
     )
+    if not problems:
+        raise ValueError(
+            f"eval.{which} selects no problems ({to_plain(node)}): check limit and levels "
+            "(a levels filter drops problems that have no level)")
+    return problems
 
 
 def problems_key(problems: Sequence[Problem]) -> dict[str, Any]:
-    """Identity of a problem set: its size and a hash of its ordered uids."""
-    return {"n": len(problems), "uids": config_hash([p.uid for p in problems], length=12)}
+    """Identity of a problem set by content: its size and a hash of (uid, problem, answer)."""
+    return {"n": len(problems),
+            "sha": config_hash([[p.uid, p.problem, p.answer] for p in problems], length=16)}
 
 
 def _trainer(cfg: DictConfig, max_steps: int, ckpt_dir: Path, logger: Any,
@@ -94,46 +111,36 @@ def _resume_path(ckpt_dir: Path) -> str | None:
     return str(last)
 
 
-def generator_key(cfg: DictConfig, model_cfg: Any) -> dict[str, Any]:
-    """Everything that determines a trained generator."""
-    data = {k: v for k, v in to_plain(cfg.data).items() if k != "eval"}
-    key = {"model": to_plain(model_cfg), "finetune": to_plain(cfg.finetune), "data": data,
-           "generator": to_plain(cfg.generator), "seed": int(cfg.seed)}
-    if str(cfg.stages.get("mode", "ssft")) == "sequential":
-        # the sequential run also depends on its stages, objective and stage-2 sampling
-        key.update(stages=to_plain(cfg.stages), objective=to_plain(cfg.objective),
-                   sampling={k: v for k, v in to_plain(cfg.sampling).items() if k != "shard"},
-                   evaluator={k: v for k, v in to_plain(cfg.evaluator).items()
-                              if k != "score_shard"},
-                   problems=to_plain(cfg.eval.evaluator_train))
-    else:
-        key["generator"].pop("sequential_steps", None)
-    # where mathft.sample reads a generator from (conf/sample.yaml): not what is trained
-    key["generator"].pop("path", None)
-    return key
+def generator(cfg: DictConfig, model_cfg: Any, logger: Any = None
+              ) -> tuple[str, str, Step | None]:
+    """The generator to sample from on ``model_cfg``: ``(path, id, step)``.
 
-
-def train_generator(cfg: DictConfig, model_cfg: Any, logger: Any = None) -> tuple[str, Step | None]:
-    """SSFT (or sequential multi-task) fine-tuning; returns (model path to sample from, step).
-
-    With ``generator.train=false`` the pre-trained model is used as is (few-shot rows).
+    ``id`` names it in the keys of later steps: the step hash of a trained generator,
+    ``base:<name_or_path>`` for the pre-trained model (``generator.train=false``).
     """
     if not cfg.generator.train:
-        return str(model_cfg.name_or_path), None
-    st = step(cfg.run.cache_dir, "generator", generator_key(cfg, model_cfg))
+        return str(model_cfg.name_or_path), f"base:{model_cfg.name_or_path}", None
+    problems = None
+    if generator_kind(cfg) == "sequential":
+        problems = problems_key(problem_set(cfg, "evaluator_train"))
+    st, planned = open_step(cfg.run.cache_dir, "generator",
+                            generator_key(cfg, model_cfg, problems), "model")
+    out = st.dir / "model"
+    if planned:
+        return str(out), st.hash, st
     with st.locked():  # one process computes a step; others wait, then reuse
-        out = st.dir / "model"
-        if st.done:
+        if reusable(st, "model"):
             log.info("generator: reusing %s", st.dir)
-            return str(out), st
-        if str(cfg.stages.get("mode", "ssft")) == "sequential":
+            return str(out), st.hash, st
+        if generator_kind(cfg) == "sequential":
             from mathft.runs.sequential import train_sequential
 
             summary = train_sequential(cfg, model_cfg, st, logger)
         else:
             summary = _train_ssft(cfg, model_cfg, st, logger)
         st.mark_done(summary)
-        return str(out), st
+        remove_checkpoint(st, bool(cfg.run.get("keep_checkpoints", False)))
+        return str(out), st.hash, st
 
 
 def _train_ssft(cfg: DictConfig, model_cfg: Any, st: Step, logger: Any) -> dict[str, Any]:
@@ -178,6 +185,17 @@ def load_for_inference(path: str, model_cfg: Any) -> tuple[Any, Any]:
     return _MODELS[key]
 
 
+def decoding(cfg: DictConfig, sampling: Mapping[str, Any]) -> dict[str, Any]:
+    """The sampling mapping actually used: the prompt's stop strings join ``stop`` (a
+    few-shot continuation ends where it would start the next exemplar)."""
+    from mathft.data.prompts import build_prompt_builder
+
+    plain = to_plain(sampling)
+    stop = list(plain.get("stop") or [])
+    stop += [s for s in build_prompt_builder(to_plain(cfg.prompt)).stop_strings if s not in stop]
+    return {**plain, "stop": stop}
+
+
 def sample(cfg: DictConfig, gen_path: str, gen_id: str, model_cfg: Any,
            problems: Sequence[Problem], sampling: Mapping[str, Any], name: str) -> Step:
     """Sample ``sampling.n`` graded candidates per problem into a resumable candidate store."""
@@ -187,22 +205,23 @@ def sample(cfg: DictConfig, gen_path: str, gen_id: str, model_cfg: Any,
     from mathft.sampling.runner import sample_to_store
     from mathft.sampling.store import CandidateStore
 
+    used = decoding(cfg, sampling)
     params = SamplingParams.from_mapping(
-        {k: v for k, v in to_plain(sampling).items()
-         if k not in ("engine", "precision", "name", "shard")})
-    prompt_cfg = to_plain(cfg.prompt)
-    kind, precision = str(sampling.get("engine", "auto")), str(sampling.get("precision", "auto"))
-    # different engines (and compute dtypes) draw different samples
+        {k: v for k, v in used.items() if k not in ("engine", "precision", "name", "shard")})
+    kind, precision = str(used.get("engine", "auto")), str(used.get("precision", "auto"))
+    # different engines (and compute dtypes) draw different samples: the resolved ones are keyed
     engine_id = resolve_engine(kind, precision, str(_node(model_cfg, "dtype", "float32")),
                                model=gen_path)
-    key = {"generator": gen_id, "problems": problems_key(problems), "sampling": params.identity(),
-           "prompt": prompt_cfg, "engine": engine_id}
-    st = full = step(cfg.run.cache_dir, f"samples_{name}", key)
-    shard = shards.parse(_node(sampling, "shard"))  # sampling.shard=I/N: one slice, own dir
+    key = samples_key(cfg, model_cfg, used, gen_id, problems_key(problems), engine_id)
+    full_hash = config_hash(to_plain(key), length=12)
+    shard = shards.parse(used.get("shard"))  # sampling.shard=I/N: one slice, its own dir
     if shard is not None:
-        st = step(cfg.run.cache_dir, f"samples_{name}", shards.shard_key(key, full.hash, shard))
+        key = shards.shard_key(key, full_hash, shard)
+    st, planned = open_step(cfg.run.cache_dir, f"samples_{name}", key, "samples")
+    if planned:
+        return st
     with st.locked():  # one process computes a step; others wait, then reuse
-        if st.done:
+        if reusable(st, "samples"):
             log.info("sample[%s]: reusing %s", name, st.dir)
             return st
         if shard is None:  # every shard done: merge them instead of sampling again
@@ -210,26 +229,34 @@ def sample(cfg: DictConfig, gen_path: str, gen_id: str, model_cfg: Any,
                                              config_hash=st.hash, model_id=gen_id,
                                              sampling=params.to_dict())
             if merged is not None:
-                st.mark_done(merged)
+                st.mark_done({**merged, "n": params.n, "problems": len(problems),
+                              "engine": engine_id})
                 return st
         model, tok = load_for_inference(gen_path, model_cfg)
-        builder = build_prompt_builder(prompt_cfg)
-        store = CandidateStore(st.dir / "candidates.jsonl", config_hash=full.hash,
+        builder = build_prompt_builder(to_plain(cfg.prompt))
+        store = CandidateStore(st.dir / "candidates.jsonl", config_hash=full_hash,
                                model_id=gen_id, sampling=params.to_dict())
         vllm = engine_id["engine"] == "vllm"  # vLLM loads the checkpoint itself
         engine = make_engine(engine_id["engine"], gen_path if vllm else model, tok,
                              precision=precision)
-        stats = sample_to_store(engine, shards.select(problems, shard), store, params,
+        todo = shards.select(problems, shard)
+        stats = sample_to_store(engine, todo, store, params,
                                 prompt_fn=lambda p: builder.build(p.problem, tokenizer=tok),
-                                model_id=gen_id, config_hash=full.hash)
-        st.mark_done({"rows": len(store), "engine": engine_id,
+                                model_id=gen_id, config_hash=full_hash)
+        st.mark_done({"rows": len(store), "n": params.n, "problems": len(todo),
+                      "engine": engine_id,
                       "stats": to_plain(getattr(stats, "__dict__", {}))})
         return st
 
 
-def train_evaluator(cfg: DictConfig, model_cfg: Any, init_path: str, train_st: Step,
-                    val_st: Step, problems: Sequence[Problem], logger: Any = None) -> Step:
-    """Fine-tune the generative evaluator (SPEC §3) on candidates of its own generator."""
+def train_evaluator(cfg: DictConfig, model_cfg: Any, gen_path: str, gen_id: str,
+                    train_st: Step, val_st: Step, problems: Sequence[Problem],
+                    logger: Any = None) -> Step:
+    """Fine-tune the generative evaluator on candidates of its own generator.
+
+    ``evaluator.init=generator`` starts from that generator (``gen_path``, keyed by ``gen_id``);
+    ``base`` from the pre-trained ``model_cfg``.
+    """
     from mathft.data.evaluator_data import EvaluatorDataModule
     from mathft.models.evaluator import EvaluatorModule
     from mathft.models.export import export_generator
@@ -239,24 +266,23 @@ def train_evaluator(cfg: DictConfig, model_cfg: Any, init_path: str, train_st: S
     require_full(train_st, "evaluator training")
     require_full(val_st, "evaluator training")
     e = cfg.evaluator
-    key = {"model": to_plain(model_cfg), "init": init_path if e.init == "generator" else "base",
-           "finetune": to_plain(cfg.finetune), "objective": to_plain(cfg.objective),
-           "train_candidates": train_st.hash, "val_candidates": val_st.hash,
-           "evaluator": {k: v for k, v in to_plain(e).items() if k not in ("same_model", "score_shard")},
-           "seed": int(cfg.seed)}
-    st = step(cfg.run.cache_dir, "evaluator", key)
+    from_gen = str(e.init) == "generator"
+    key = evaluator_key(cfg, model_cfg, train_st.hash, val_st.hash, gen_id if from_gen else None)
+    st, planned = open_step(cfg.run.cache_dir, "evaluator", key, "model")
+    if planned:
+        return st
     with st.locked():  # one process computes a step; others wait, then reuse
-        if st.done:
+        if reusable(st, "model"):
             log.info("evaluator: reusing %s", st.dir)
             return st
         pl.seed_everything(int(cfg.seed), workers=True)
-        spec = {**to_plain(model_cfg), "name_or_path": init_path} if e.init == "generator" else \
+        spec = {**to_plain(model_cfg), "name_or_path": gen_path} if from_gen else \
             to_plain(model_cfg)
         module = EvaluatorModule(spec, to_plain(cfg.finetune), objective=to_plain(cfg.objective),
                                  lr=float(e.lr), weight_decay=float(e.weight_decay),
                                  warmup_ratio=float(e.warmup_ratio))
-        train_c = CandidateStore(train_st.dir / "candidates.jsonl").by_problem()
-        val_c = CandidateStore(val_st.dir / "candidates.jsonl").by_problem()
+        train_c = CandidateStore(train_st.dir / "candidates.jsonl", repair=False).by_problem()
+        val_c = CandidateStore(val_st.dir / "candidates.jsonl", repair=False).by_problem()
         dm = EvaluatorDataModule(
             module.tokenizer, {**train_c, **val_c}, list(problems), train_ids=list(train_c),
             val_ids=list(val_c), objective=module.objective, n_per_problem=int(e.n_per_problem),
@@ -271,26 +297,29 @@ def train_evaluator(cfg: DictConfig, model_cfg: Any, init_path: str, train_st: S
         metrics = fit_metrics(trainer)
         st.mark_done({"global_step": trained_steps(trainer),
                       "counts": to_plain(getattr(dm, "stats", None) or {}), "metrics": metrics})
+        remove_checkpoint(st, bool(cfg.run.get("keep_checkpoints", False)))
         return st
 
 
 def score(cfg: DictConfig, evaluator_st: Step, model_cfg: Any, candidates_st: Step,
-          problems: Sequence[Problem]) -> Step:
-    """S_cls of every stored candidate (SPEC §3), written to a resumable score store."""
+          problems: Sequence[Problem], label: str = "") -> Step:
+    """S_cls of every stored candidate, written to a resumable score store."""
     from mathft.sampling import shards
     from mathft.sampling.scoring import score_store
     from mathft.sampling.store import CandidateStore, ScoreStore
 
     shards.require_full(candidates_st, "scoring")
-    key = {"evaluator": evaluator_st.hash, "candidates": candidates_st.hash}
-    st = full = step(cfg.run.cache_dir, "scores", key)
-    shard = shards.parse(cfg.evaluator.get("score_shard"))  # I/N: one slice, own dir
+    key = scores_key(cfg, evaluator_st.hash, candidates_st.hash)
+    shard = shards.parse(cfg.evaluator.get("score_shard"))  # I/N: one slice, its own dir
     if shard is not None:
-        st = step(cfg.run.cache_dir, "scores", shards.shard_key(key, full.hash, shard))
+        key = shards.shard_key(key, config_hash(to_plain(key), length=12), shard)
+    st, planned = open_step(cfg.run.cache_dir, "scores", key, "scores", label=label)
+    if planned:
+        return st
     with st.locked():  # one process computes a step; others wait, then reuse
-        if st.done:
+        if reusable(st, "scores"):
             return st
-        cands = CandidateStore(candidates_st.dir / "candidates.jsonl").load()
+        cands = CandidateStore(candidates_st.dir / "candidates.jsonl", repair=False).load()
         if shard is None:  # every shard done: merge them instead of scoring again
             merged = shards.merge_scores(st.dir, evaluator_st.hash, [c.key for c in cands])
             if merged is not None:
@@ -298,9 +327,10 @@ def score(cfg: DictConfig, evaluator_st: Step, model_cfg: Any, candidates_st: St
                 return st
         keep = set(shards.select([p.uid for p in problems], shard))
         model, tok = load_for_inference(str(evaluator_st.dir / "model"), model_cfg)
+        scores = ScoreStore(st.dir / "scores.jsonl", evaluator_st.hash)
         counts = score_store(model, tok, [c for c in cands if c.problem_id in keep],
-                             list(problems), ScoreStore(st.dir / "scores.jsonl", evaluator_st.hash),
+                             list(problems), scores,
                              batch_size=int(cfg.evaluator.score_batch_size),
                              max_length=int(cfg.evaluator.max_length))
-        st.mark_done(dict(counts))
+        st.mark_done({**dict(counts), "rows": len(scores)})
         return st

@@ -1,8 +1,9 @@
 """Candidate and score stores: append-only JSON lines, crash-safe and resumable (SPEC §6).
 
 One record per (problem, sample). Appends write whole lines then ``flush`` + ``os.fsync``;
-on open, a trailing line without newline (a write torn by a crash) is truncated away with
-a warning, while any other malformed line, a record with a missing or wrong-typed field,
+on open for writing, a trailing line without newline (a write torn by a crash) is truncated
+away with a warning (``repair=False``, used to read finished stores and users' files, raises
+instead and never changes the file), while any other malformed line, a record with a missing or wrong-typed field,
 or a duplicate key raises :class:`StoreError` naming file, line and field. A sidecar
 ``<store>.meta.json`` (written atomically) pins model id, sampling params and config hash:
 reopening with a different config hash raises instead of mixing samples of two configs.
@@ -66,7 +67,11 @@ def read_jsonl_records(
     if data and not data.endswith(b"\n"):
         keep = data.rfind(b"\n") + 1
         if not repair:
-            raise StoreError(f"{path}: trailing partial line (unfinished write)")
+            line = data.count(b"\n") + 1
+            raise StoreError(
+                f"{path}:{line}: the last line is incomplete (an interrupted write?); the file "
+                "was read without changing it: rerun the step that wrote it, or remove that "
+                "line from a copy")
         log.warning(
             "%s: dropping a partial trailing line of %d bytes (interrupted write)",
             path,
@@ -78,7 +83,14 @@ def read_jsonl_records(
             os.fsync(f.fileno())
         data = data[:keep]
     records, seen = [], {}
-    for lineno, raw in enumerate(data.decode("utf-8", errors="strict").split("\n")[:-1], 1):
+    for lineno, raw_bytes in enumerate(data.split(b"\n")[:-1], 1):
+        try:
+            raw = raw_bytes.decode("utf-8", errors="strict")
+        except UnicodeDecodeError as e:
+            raise StoreError(
+                f"{path}:{lineno}: not UTF-8 (byte 0x{raw_bytes[e.start]:02x} at column "
+                f"{e.start + 1}); stores are UTF-8 JSON lines: fix or remove this line"
+            ) from None
         if not raw.strip():
             raise StoreError(f"{path}:{lineno}: empty line")
         try:
@@ -122,11 +134,14 @@ class _JsonlStore:
 
     schema: Mapping[str, tuple[type, ...]] = {}
 
-    def __init__(self, path: str | os.PathLike[str]):
+    def __init__(self, path: str | os.PathLike[str], *, repair: bool = True):
         self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.repair = repair
+        if repair:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
         self._keys: set[Key] = {
-            (r["problem_id"], r["sample_idx"]) for r in read_jsonl_records(self.path, self.schema)
+            (r["problem_id"], r["sample_idx"])
+            for r in read_jsonl_records(self.path, self.schema, repair=repair)
         }
 
     def existing_keys(self) -> set[Key]:
@@ -158,7 +173,7 @@ class _JsonlStore:
         self._keys.update(keys)
 
     def _records(self) -> list[dict[str, Any]]:
-        return read_jsonl_records(self.path, self.schema)
+        return read_jsonl_records(self.path, self.schema, repair=self.repair)
 
 
 def meta_path(path: str | os.PathLike[str]) -> Path:
@@ -184,8 +199,9 @@ class CandidateStore(_JsonlStore):
         config_hash: str | None = None,
         model_id: str | None = None,
         sampling: Mapping[str, Any] | None = None,
+        repair: bool = True,
     ):
-        super().__init__(path)
+        super().__init__(path, repair=repair)
         self.meta_file = meta_path(self.path)
         self.meta: dict[str, Any] | None = None
         if self.meta_file.exists():
@@ -261,8 +277,9 @@ class ScoreStore(_JsonlStore):
 
     schema = SCORE_SCHEMA
 
-    def __init__(self, path: str | os.PathLike[str], evaluator_id: str | None = None):
-        super().__init__(path)
+    def __init__(self, path: str | os.PathLike[str], evaluator_id: str | None = None,
+                 *, repair: bool = True):
+        super().__init__(path, repair=repair)
         self.evaluator_id = evaluator_id
         if evaluator_id is not None:
             for r in self._records():

@@ -27,7 +27,8 @@ def test_sequential_cell_end_to_end(tmp_path: Path) -> None:
     for stage in ("generator1", "evaluator", "generator2"):
         assert f"train/{stage}/loss" in done["metrics"], stage
     key = json.loads((gen / "key.json").read_text())
-    assert key["stages"]["mode"] == "sequential" and key["objective"]["name"] == "xent"
+    assert key["stages.mode"] == "sequential" and key["objective.name"] == "xent"
+    assert key["kind"] == "sequential" and "input.evaluator_train_problems" in key
     assert (gen / "model" / "config.json").is_file()
     m = json.loads((out / "metrics.json").read_text())
     assert m["cell"]["stages"] == "sequential" and m["n_samples"] == 2

@@ -10,7 +10,6 @@ from hydra import compose, initialize_config_dir
 from torch.utils.data import DataLoader
 
 from mathft.data.collate import LengthGroupedBatchSampler, rank_slice
-from mathft.data.distributed import ShuffledBatchSampler
 from mathft.runs.distributed import check_trainer
 
 CONF = Path(__file__).resolve().parents[2] / "conf"
@@ -44,21 +43,12 @@ def test_rank_slice() -> None:
     assert rank_slice([1, 2], 0, 1) == [1, 2]
 
 
-def test_shuffled_batch_sampler_reproduces_the_shuffled_dataloader() -> None:
-    items = list(range(21))
-    plain = DataLoader(items, batch_size=4, shuffle=True,
-                       generator=torch.Generator().manual_seed(5), collate_fn=list)
-    g = torch.Generator().manual_seed(5)
-    ours = DataLoader(items, batch_sampler=ShuffledBatchSampler(21, 4, g), generator=g,
-                      collate_fn=list)
-    for _ in range(2):  # two epochs: the generator advances the same way
-        assert list(plain) == list(ours)
-    g2 = [torch.Generator().manual_seed(5) for _ in range(2)]
-    ranks = [list(DataLoader(items, batch_sampler=ShuffledBatchSampler(
-        21, 2, g2[r], num_replicas=2, rank=r), generator=g2[r], collate_fn=list))
-        for r in range(2)]
-    one = list(DataLoader(items, batch_size=4, shuffle=True,
-                          generator=torch.Generator().manual_seed(5), collate_fn=list))
+def test_evaluator_sampler_shards_one_global_order() -> None:
+    """The evaluator's shuffled (not length-grouped) batches: 2 ranks with batch 2 see, batch
+    by batch, exactly the batches of one process with batch 4."""
+    one = list(LengthGroupedBatchSampler([0] * 21, 4, group_by_length=False, seed=5))
+    ranks = [list(LengthGroupedBatchSampler([0] * 21, 2, group_by_length=False, seed=5,
+                                            num_replicas=2, rank=r)) for r in range(2)]
     assert [a + b for a, b in zip(*ranks)][:-1] == one[:-1]
     assert ranks[0][-1] == ranks[1][-1] == one[-1]  # 1 example left for 2 ranks: repeated
 
