@@ -17,7 +17,7 @@ from omegaconf import DictConfig
 from mathft.reporting.plots import figure1, log_figure1
 from mathft.reporting.tables import log_tables, to_markdown
 from mathft.runs import report, steps
-from mathft.runs.cache import Step, config_hash, to_plain
+from mathft.runs.cache import Step, config_hash
 from mathft.runs.keys import metrics_key
 from mathft.runs.lifecycle import Loggers
 from mathft.runs.reuse import PlannedStep, format_plan, planning

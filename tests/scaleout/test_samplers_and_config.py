@@ -5,9 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-import torch
 from hydra import compose, initialize_config_dir
-from torch.utils.data import DataLoader
 
 from mathft.data.collate import LengthGroupedBatchSampler, rank_slice
 from mathft.runs.distributed import check_trainer
