@@ -135,7 +135,8 @@ def test_few_shot_sample_stops_at_its_stop_string(tmp_path: Path,
     model = Scripted(tok, " We add: 1+1 is 2, so the answer is 2.\n\nProblem:\nWhat is 3+3?")
     monkeypatch.setattr(steps, "load_for_inference", lambda path, cfg: (model, tok))
     cfg = _cfg("prompt=fewshot_math", "prompt.k=1", f"run.cache_dir={tmp_path}",
-               "sampling.n=2", "sampling.max_new_tokens=64", "sampling.stop_on_answer=false")
+               "sampling.n=2", "sampling.max_new_tokens=64", "sampling.stop_on_answer=false",
+               "sampling.engine=hf")  # the scripted model stands in for HF generate
     st = steps.sample(cfg, "p", "base:x", cfg.model, [Problem("u1", "What is 1+1?", "2")],
                       cfg.sampling, "test")
     rows = CandidateStore(st.dir / "candidates.jsonl", repair=False).load()
