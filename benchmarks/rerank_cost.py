@@ -1,4 +1,4 @@
-"""Evaluator cost of RR.Top-K vs RR.All (SPEC §6; paper §4.2: ~0.69 of RR.All's calls at
+"""Evaluator cost of RR.Top-K vs RR.All (docs/method.md#evaluator-cost-ratio; paper §4.2: ~0.69 of RR.All's calls at
 K=8 with N=64 on MATH, same accuracy).
 
 RR.All scores all N candidates; RR.Top-K scores only the members of the K largest answer

@@ -1,6 +1,6 @@
 """SSFT loss: LM head at labelled positions only (mathft) vs full-vocabulary logits (baseline).
 
-Both variants compute the same completion-only loss (SPEC §2; tests/models/test_ssft_loss.py
+Both variants compute the same completion-only loss (docs/method.md#ssft; tests/models/test_ssft_loss.py
 checks value and gradients agree). Each runs in its own subprocess on the embedded SmolLM2-135M
 with one batch of real MATH train examples (``--batch-size`` x up to ``--max-length`` tokens,
 unpacked, right-padded): ``--reps`` forward + backward passes after one warm-up. Reported: the

@@ -5,7 +5,7 @@
 
 Every table is written as Markdown, CSV, LaTeX and JSON (and to W&B with ``--wandb``;
 ``--readme experiments/README.md`` also refreshes the table's block there); the
-paper's numbers (SPEC §7, PaLM 2) are shown beside ours for orientation — different models,
+paper's numbers (docs/method.md#paper-reference-numbers, PaLM 2) are shown beside ours for orientation — different models,
 different scale: compare trends, not values.
 """
 
@@ -27,7 +27,7 @@ Cell = dict[str, Any]
 DATA_LABEL = {"math": "MATH", "prm800k": "PRM800K", "math_prm800k": "MATH + PRM800K",
               "gsm8k": "GSM8K"}
 
-# SPEC §7 (MATH500, %), PaLM 2-S* / PaLM 2-L.
+# docs/method.md#paper-reference-numbers (MATH500, %), PaLM 2-S* / PaLM 2-L.
 PAPER_T2 = {"few-shot": ("17.4 / 27.2 / 67.8", "33.4 / 47.6 / 79.4"),
             "MATH": ("19.8 / 32.4 / 74.8", "32.8 / 49.2 / 82.2"),
             "PRM800K": ("20.8 / 41.2 / 73.8", "34.8 / 54.2 / 83.4"),

@@ -1,4 +1,4 @@
-"""Records that flow between the pipeline's stages (DESIGN: data -> train -> sample -> rerank).
+"""Records that flow between the pipeline's stages (docs/design.md#data-flow).
 
 Each stage reads and writes these plain dataclasses; on disk they are JSON lines.
 """
@@ -11,7 +11,7 @@ from typing import Any
 
 @dataclass(frozen=True)
 class Problem:
-    """One math problem with its gold final answer (SPEC §1).
+    """One math problem with its gold final answer (docs/data.md#sources).
 
     ``uid`` follows the MATH/PRM800K convention (``test/precalculus/807.json``) for
     MATH-derived sources and ``gsm8k/<split>/<index>`` for GSM8K.
@@ -28,7 +28,7 @@ class Problem:
 
 @dataclass(frozen=True)
 class SolutionExample:
-    """A supervised step-by-step solution (SSFT target, SPEC §2).
+    """A supervised step-by-step solution (SSFT target, docs/method.md#ssft).
 
     ``solution`` is kept in its source style: MATH prose with ``\\boxed{}``, or PRM800K
     steps ending with ``# Answer\\n\\n<answer>``. ``style`` names which.
@@ -44,7 +44,7 @@ class SolutionExample:
 
 @dataclass
 class Candidate:
-    """One sampled solution for one problem: a row of the candidate store (SPEC §6)."""
+    """One sampled solution for one problem: a row of the candidate store (docs/design.md#stores)."""
 
     problem_id: str
     sample_idx: int

@@ -1,4 +1,4 @@
-"""Lightning callbacks: the multi-task sequential stage switcher (SPEC §4)."""
+"""Lightning callbacks: the multi-task sequential stage switcher (docs/method.md#sequential-multi-task-fine-tuning)."""
 
 from mathft.callbacks.sequential import (
     CandidateSampling,

@@ -1,4 +1,4 @@
-"""Multi-task sequential fine-tuning as ONE Lightning run (SPEC §4, paper §3.4).
+"""Multi-task sequential fine-tuning as ONE Lightning run (docs/method.md#sequential-multi-task-fine-tuning, paper §3.4).
 
 ``SequentialStages`` drives a ``MultiTaskModule`` through its stages in order, by default
 (``conf/stages/sequential.yaml``): (1) generator, SSFT loss; (2) evaluator, ``xent``/``margin`` on

@@ -1,6 +1,6 @@
 """Data layer: source readers, the paper's splits, PRM800K conversion, mixtures, templates.
 
-Public API (SPEC §1)::
+Public API (docs/data.md)::
 
     read_math, read_math500, read_gsm8k, read_prm800k_raw, read_prm800k_stepwise
     math_split, gsm8k_split, normalize_problem_text, assert_no_test_overlap

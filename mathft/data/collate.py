@@ -1,4 +1,4 @@
-"""Completion-only tokenization, padding, length-grouped batching and packing for SSFT (SPEC §2).
+"""Completion-only tokenization, padding, length-grouped batching and packing for SSFT (docs/method.md#ssft).
 
 Loss contract: token-level cross-entropy on the target tokens only. The prompt
 ``format_prompt(problem, template)`` is tokenized alone (exactly as at generation time) and its

@@ -1,4 +1,4 @@
-"""LightningDataModule for SSFT over lists of :class:`~mathft.records.SolutionExample` (SPEC §2).
+"""LightningDataModule for SSFT over lists of :class:`~mathft.records.SolutionExample` (docs/method.md#ssft).
 
 Takes the train/val examples (or callables returning them, evaluated lazily in ``setup``),
 tokenizes completion-only, truncates (counting truncations), and serves length-grouped or packed

@@ -1,4 +1,4 @@
-"""Evaluator training/validation data (SPEC §3): candidates labelled by the grader.
+"""Evaluator training/validation data (docs/method.md#evaluator-training-data): candidates labelled by the grader.
 
 Per training problem, ``n_per_problem`` examples are drawn from its N sampled candidates
 (paper: 10 of 64), labelled by ``Candidate.correct`` (answer equivalence with the gold answer):
@@ -7,7 +7,7 @@ Per training problem, ``n_per_problem`` examples are drawn from its N sampled ca
   the rest incorrect, topped up from the other class when one is short; never repeated;
 - pairs ``(T(P, X+), T(P, X-))`` of one problem (``margin``/``bt``): distinct pairs drawn from
   correct x incorrect. Problems whose candidates are all correct or all incorrect have no pair;
-  they give pointwise examples only (SPEC §3 choice; ``single_class: skip`` drops them).
+  they give pointwise examples only (docs/method.md#evaluator-training-data, a choice; ``single_class: skip`` drops them).
 
 Draws are deterministic: each problem has its own RNG seeded by ``(seed, problem_id)``, so the
 selection does not depend on iteration order or on the other problems. Validation uses every
@@ -100,7 +100,7 @@ def build_evaluator_examples(
     single_class: str = "pointwise",
     seed: int = 0,
 ) -> EvaluatorExamples:
-    """Training examples for the problems in ``problems`` (SPEC §3; paper: 10 per problem).
+    """Training examples for the problems in ``problems`` (docs/method.md#evaluator-training-data; paper: 10 per problem).
 
     ``by_problem``: ``{problem_id: [Candidate]}`` (e.g. ``CandidateStore.by_problem()``);
     candidates of problems not in ``problems`` are ignored, so the same store can feed the

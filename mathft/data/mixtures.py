@@ -1,4 +1,4 @@
-"""SSFT training mixtures and evaluation problem lists (SPEC §1).
+"""SSFT training mixtures and evaluation problem lists (docs/data.md#mixtures).
 
 Mixtures: ``math`` (MATH-style solutions of the 11,000/1,000 split), ``prm800k``
 (PRM800K-style solutions), ``math_prm800k`` (their union, the default) and ``gsm8k``.

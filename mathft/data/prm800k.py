@@ -1,4 +1,4 @@
-"""PRM800K -> SSFT examples in "PRM800K style" (SPEC §1).
+"""PRM800K -> SSFT examples in "PRM800K style" (docs/data.md#prm800k-conversion).
 
 One solution per problem, kept only when the labeled trajectory finished with a final
 answer (``finish_reason == "solution"``), every chosen step is rated >= ``min_rating``

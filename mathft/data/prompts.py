@@ -2,7 +2,7 @@
 
 Three kinds (config group ``prompt``):
 
-* ``ssft`` -- the plain SSFT template (SPEC §2), ``format_prompt(problem, template)``: the exact
+* ``ssft`` -- the plain SSFT template (docs/method.md#ssft), ``format_prompt(problem, template)``: the exact
   string the SSFT collator tokenizes, so a fine-tuned generator is sampled with the prompt it was
   trained on. Never wrapped in a chat template.
 * ``zero_shot`` -- optional instruction (e.g. "put the final answer in \\boxed{}") plus the
@@ -63,7 +63,7 @@ def load_exemplar_pool(style: str, split: str = "train", split_seed: int = 0) ->
     """SSFT solutions of one style from the paper split (``train`` or ``val``; never test).
 
     MATH style: the MATH solutions of the 11,000-problem training split; PRM800K style: the
-    PRM800K SSFT solutions (SPEC §1) of the same split (``split_seed`` = the data split's seed).
+    PRM800K SSFT solutions (docs/data.md#prm800k-conversion) of the same split (``split_seed`` = the data split's seed).
     """
     if style not in STYLES:
         raise ValueError(f"prompt.style={style!r}; expected one of {STYLES}")

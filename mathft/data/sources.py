@@ -1,4 +1,4 @@
-"""Readers for the data sources of SPEC §1: MATH, MATH500, GSM8K, PRM800K (raw and stepwise).
+"""Readers for the data sources of docs/data.md#sources: MATH, MATH500, GSM8K, PRM800K (raw and stepwise).
 
 Every reader takes an optional ``path`` (``.jsonl``, ``.jsonl.xz`` or ``.jsonl.gz``; parquet
 for the stepwise PRM800K layout) so users can point at their own copy; the default is the

@@ -1,4 +1,4 @@
-"""The paper's splits (SPEC §1) and the guard that keeps MATH500 out of training.
+"""The paper's splits (docs/data.md#splits) and the guard that keeps MATH500 out of training.
 
 Training pool = MATH train (7,500) + the 4,500 MATH test problems not in MATH500 = 12,000,
 split deterministically by seed into 11,000 train / 1,000 validation; test = MATH500.

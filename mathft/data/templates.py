@@ -1,4 +1,4 @@
-"""Prompt templates (SPEC §2 SSFT prompt, SPEC §3 evaluator template).
+"""Prompt templates (docs/method.md#ssft SSFT prompt, docs/method.md#evaluator-template evaluator template).
 
 Templates are plain ``str.format`` strings taken from config; these are the defaults.
 """
@@ -6,17 +6,17 @@ Templates are plain ``str.format`` strings taken from config; these are the defa
 from __future__ import annotations
 
 SSFT_PROMPT = "Problem:\n{problem}\n\nSolution:"
-"""Default SSFT prompt (SPEC §2, a choice): the target solution follows after a space."""
+"""Default SSFT prompt (docs/method.md#ssft, a choice): the target solution follows after a space."""
 
 EVALUATOR_PROMPT = (
     "Here is a math problem: {problem}\n"
     "Here is a candidate solution: {solution}\n"
     "The above candidate solution is"
 )
-"""Evaluator template (SPEC §3); the label word `` correct``/`` incorrect`` follows."""
+"""Evaluator template (docs/method.md#evaluator-template); the label word `` correct``/`` incorrect`` follows."""
 
 LABEL_WORDS = (" correct", " incorrect")
-"""Label words of the generative evaluator, positive first (SPEC §3)."""
+"""Label words of the generative evaluator, positive first (docs/method.md#evaluator-template)."""
 
 
 def format_prompt(problem: str, template: str = SSFT_PROMPT) -> str:

@@ -1,4 +1,4 @@
-"""Answer grading (SPEC §5): extraction, normalization, equivalence, clustering."""
+"""Answer grading (docs/grading.md): extraction, normalization, equivalence, clustering."""
 
 from mathft.grading.cluster import cluster_answers
 from mathft.grading.equivalence import is_equiv

@@ -1,4 +1,4 @@
-"""Clustering of one problem's N answers into equivalence classes (SPEC §5).
+"""Clustering of one problem's N answers into equivalence classes (docs/grading.md).
 
 Cost control: answers are grouped by canonical key (normalized string) first, so N answers
 become k distinct representatives (k is small in practice: samples agree). Pairs of
@@ -75,7 +75,7 @@ def cluster_answers(
 
 
 def relabel_by_size(labels: Sequence[Hashable | None]) -> list[int | None]:
-    """Cluster ids 0, 1, ... ordered by cluster size (desc), then first index (SPEC §5).
+    """Cluster ids 0, 1, ... ordered by cluster size (desc), then first index (docs/grading.md).
 
     ``labels`` assigns any hashable label per answer (None = no answer, no cluster).
     """

@@ -1,4 +1,4 @@
-"""Answer equivalence g(a, b) (SPEC §5): normalization -> exact string -> numeric -> symbolic.
+"""Answer equivalence g(a, b) (docs/grading.md#3-equivalence-the-order-of-the-checks): normalization -> exact string -> numeric -> symbolic.
 
 The fast paths (normalized string equality, plain numbers, multiple-choice letters, text
 answers) run in-process; only what they cannot decide goes to the symbolic worker

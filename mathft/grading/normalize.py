@@ -1,4 +1,4 @@
-"""Answer normalization (MATH / PRM800K grader rules) and exact numeric parsing (SPEC §5).
+"""Answer normalization (MATH / PRM800K grader rules) and exact numeric parsing (docs/grading.md).
 
 ``clean_latex`` keeps LaTeX structure (it feeds the symbolic parser); ``normalize_answer``
 goes further to a canonical comparison key (spaces removed, ``\\frac12`` -> ``\\frac{1}{2}``).

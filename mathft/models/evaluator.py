@@ -1,4 +1,4 @@
-"""Generative solution evaluator: a causal LM scored at the label word (SPEC §3, Eq. 7-9).
+"""Generative solution evaluator: a causal LM scored at the label word (docs/method.md#solution-evaluator, Eq. 7-9).
 
 ``EvaluatorModule`` fine-tunes a causal LM (full or LoRA) so that after the template T(P, X)
 the next token is `` correct`` for correct candidates and `` incorrect`` otherwise. Its
@@ -12,7 +12,7 @@ gathered over the whole epoch and all ranks): ``val/xent``, ``val/acc`` (S_cls >
 label), ``val/auc`` (rank-based), ``val/rr_all`` (fraction of validation problems whose top-S_cls
 candidate is correct: RR.All), ``val/pass_n`` (its oracle upper bound), ``val/n_candidates``.
 
-Extra loss terms (e.g. the joint variant ``evaluator + alpha * MLE``, SPEC §4) are added with
+Extra loss terms (e.g. the joint variant ``evaluator + alpha * MLE``, docs/method.md#sequential-multi-task-fine-tuning) are added with
 ``add_loss_term(name, fn, weight)``; ``fn(module, batch, batch_idx) -> Tensor``.
 """
 
@@ -43,7 +43,7 @@ LossFn = Callable[["EvaluatorModule", Mapping[str, Any], int], Tensor]
 
 
 def label_token_ids(tokenizer: Any, label_words: Sequence[str] = LABEL_WORDS) -> tuple[int, int]:
-    """First token ids of the positive and negative label words; they must differ (SPEC §3)."""
+    """First token ids of the positive and negative label words; they must differ (docs/method.md#evaluator-template)."""
     if len(label_words) != 2:
         raise ValueError(f"need exactly two label words (positive, negative), got {label_words}")
     ids = []

@@ -1,4 +1,4 @@
-"""Model + tokenizer loading (DESIGN "Environment facts").
+"""Model + tokenizer loading (docs/design.md#models-and-the-environment).
 
 One entry point, :func:`load_model_and_tokenizer`, accepts
 

@@ -1,9 +1,9 @@
-"""One causal LM trained in stages: generator (SSFT) and evaluator losses (SPEC §4, paper §3.4).
+"""One causal LM trained in stages: generator (SSFT) and evaluator losses (docs/method.md#sequential-multi-task-fine-tuning, paper §3.4).
 
 ``MultiTaskModule`` holds ONE model and computes the loss of its *active stage*, set by the
 ``mathft.callbacks.sequential.SequentialStages`` callback through :meth:`set_stage`:
 
-- ``generator`` stage: the SSFT completion-only cross-entropy (``SSFTModule``'s loss, SPEC §2),
+- ``generator`` stage: the SSFT completion-only cross-entropy (``SSFTModule``'s loss, docs/method.md#ssft),
   logged as ``train/loss`` and ``train/<stage name>/loss``;
 - ``evaluator`` stage: the evaluator objective (``xent`` Eq. 9, ``margin`` Eq. 8, ``bt``,
   ``xent+margin``; ``mathft.models.objectives.Objective``) on the label word after the template,
@@ -144,7 +144,7 @@ class MultiTaskModule(SSFTModule):
 
     # --- losses ------------------------------------------------------------------------------
     def generator_loss(self, batch: Mapping[str, Tensor]) -> Tensor:
-        """SSFT loss (SPEC §2): mean CE over target tokens (``SSFTModule._loss``)."""
+        """SSFT loss (docs/method.md#ssft): mean CE over target tokens (``SSFTModule._loss``)."""
         return self._loss(batch)[0]
 
     def evaluator_terms(self, batch: Mapping[str, Any]) -> dict[str, Tensor]:

@@ -1,4 +1,4 @@
-"""Solution-evaluator score and training objectives (SPEC §3; paper Eq. 7-9).
+"""Solution-evaluator score and training objectives (docs/method.md#objectives; paper Eq. 7-9).
 
 The evaluator is the causal LM used generatively: after the template T(P, X) (problem P,
 candidate X; ``mathft.data.templates.EVALUATOR_PROMPT``) its next-token distribution is read

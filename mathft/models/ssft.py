@@ -1,4 +1,4 @@
-"""SSFT LightningModule: supervised step-by-step solution fine-tuning (SPEC §2).
+"""SSFT LightningModule: supervised step-by-step solution fine-tuning (docs/method.md#ssft).
 
 Loss: token-level cross-entropy on the target (solution) tokens only, prompt tokens masked with
 ``-100``, averaged over the target tokens of the batch (token-weighted, so a packed batch and the
@@ -78,7 +78,7 @@ def _split_head(model: torch.nn.Module) -> tuple[torch.nn.Module, torch.nn.Modul
 
 def completion_loss(model: torch.nn.Module, batch: Mapping[str, torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
     """``completion_loss_terms(model(batch).logits, labels)`` with the LM head applied only where a
-    next token is labelled (SPEC §2). Falls back to full logits for heads it cannot split."""
+    next token is labelled (docs/method.md#ssft). Falls back to full logits for heads it cannot split."""
     split = _split_head(model)
     if split is None:
         return completion_loss_terms(model(**model_inputs(batch)).logits, batch["labels"])

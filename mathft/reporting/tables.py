@@ -2,8 +2,8 @@
 
 A table is a title, a list of column names and rows of cells. A cell is a string, a number,
 a :class:`Number` (a number with its display format) or an :class:`Estimate` (a percentage
-with its bootstrap confidence interval, SPEC §6). Every format is written atomically into the
-run directory, so a W&B offline run that loses its table still leaves the files (DESIGN,
+with its bootstrap confidence interval, docs/method.md#confidence-intervals). Every format is written atomically into the
+run directory, so a W&B offline run that loses its table still leaves the files (docs/design.md,
 known pitfalls).
 
 Numbers stay numbers wherever the format allows: in the JSON and the ``wandb.Table`` a

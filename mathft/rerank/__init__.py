@@ -1,4 +1,4 @@
-"""Re-ranking strategies, metrics, bootstrap CIs and validation-based K/N selection (SPEC §6).
+"""Re-ranking strategies, metrics, bootstrap CIs and validation-based K/N selection (docs/method.md#re-ranking).
 
 Quick use::
 

@@ -1,4 +1,4 @@
-"""Bootstrap confidence intervals over problems (SPEC §6: every table cell carries a CI).
+"""Bootstrap confidence intervals over problems (docs/method.md#confidence-intervals: every table cell carries a CI).
 
 The paper reported no error bars. Here problems are the resampling unit: a metric is a
 mean of per-problem values (0/1, or a fraction for subset-averaged metrics), and the

@@ -1,9 +1,9 @@
-"""Per-problem input of every re-ranking strategy and metric (SPEC §6).
+"""Per-problem input of every re-ranking strategy and metric (docs/method.md#metrics).
 
 A :class:`ProblemCandidates` holds the N sampled candidates of one problem: their final
-answers, their correctness (answer equivalent to the gold answer, SPEC §5), optional
-evaluator scores ``S_cls`` in [0, 1] (SPEC §3) and the answer-cluster id of each
-candidate (SPEC §5: ids ordered by cluster size desc, then first index; ``None`` = no
+answers, their correctness (answer equivalent to the gold answer, docs/grading.md#3-equivalence-the-order-of-the-checks), optional
+evaluator scores ``S_cls`` in [0, 1] (docs/method.md#evaluator-score) and the answer-cluster id of each
+candidate (docs/grading.md: ids ordered by cluster size desc, then first index; ``None`` = no
 answer, which forms no cluster).
 
 Strategies are pure functions of this record, so tests can build it from hand-made
@@ -25,7 +25,7 @@ ClusterFn = Callable[[Sequence[str | None]], list[int | None]]
 
 
 def canonical_cluster_ids(clusters: Sequence[int | None]) -> tuple[int | None, ...]:
-    """Relabel a partition so ids follow SPEC §5 order: size desc, then first index.
+    """Relabel a partition so ids follow docs/grading.md order: size desc, then first index.
 
     Any hashable labelling is accepted; the result numbers clusters 0..C-1. Restricting a
     clustering to a subset of candidates and relabelling with this function gives the
@@ -191,7 +191,7 @@ def build_problem_candidates(
 def greedy_correct(
     greedy: Iterable[Candidate], problem_ids: Sequence[str]
 ) -> list[bool]:
-    """Pass@1 per problem (SPEC §6): correctness of sample 0 of a greedy candidate store.
+    """Pass@1 per problem (docs/method.md#metrics): correctness of sample 0 of a greedy candidate store.
 
     Returned in the order of ``problem_ids``; a problem without a greedy candidate is an error.
     """

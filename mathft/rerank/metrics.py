@@ -1,10 +1,10 @@
-"""Metrics of SPEC §6: Pass@1, Pass@N / unbiased pass@k, Maj1@N, MajK@N, and the accuracy
+"""Metrics of docs/method.md#metrics: Pass@1, Pass@N / unbiased pass@k, Maj1@N, MajK@N, and the accuracy
 and evaluator cost ratio of any re-ranking strategy, all from one candidate store.
 
 Every metric keeps its per-problem values (:class:`MetricResult`) so that bootstrap
 confidence intervals over problems (:mod:`mathft.rerank.bootstrap`) and paired
 comparisons can be computed. Metrics at N' < N average over subsets of the N samples
-(SPEC §6, fixed seed): all C(N, N') subsets when there are at most ``n_subsets`` of them
+(docs/method.md#subsets, fixed seed): all C(N, N') subsets when there are at most ``n_subsets`` of them
 (exact), else ``n_subsets`` random subsets drawn from a generator seeded by
 ``(seed, crc32(problem_id))`` -- the same subsets for every strategy, so comparisons
 are paired. On a subset, clusters are the restriction of the N-sample clusters re-ranked
@@ -122,7 +122,7 @@ def evaluate_strategy(
     seed: int = 0,
     **params: Any,
 ) -> MetricResult:
-    """Accuracy and cost ratio of a strategy, per problem (SPEC §6).
+    """Accuracy and cost ratio of a strategy, per problem (docs/method.md#evaluator-cost-ratio).
 
     ``n_sub=None`` (or N) uses all N samples once; smaller ``n_sub`` averages over subsets
     (see :func:`subset_indices`).
@@ -169,7 +169,7 @@ def evaluate_many(
 
 
 def pass_at_1(greedy: Sequence[bool], problem_ids: Sequence[str]) -> MetricResult:
-    """Pass@1 (SPEC §6): the greedy solution is correct; see ``candidates.greedy_correct``."""
+    """Pass@1 (docs/method.md#metrics): the greedy solution is correct; see ``candidates.greedy_correct``."""
     if len(greedy) != len(problem_ids):
         raise ValueError(f"{len(greedy)} greedy results for {len(problem_ids)} problems")
     return MetricResult(

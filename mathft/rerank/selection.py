@@ -1,6 +1,6 @@
 """Choose the K of Top-K strategies (and the N of Maj1.TopN) on the validation split.
 
-The paper tuned these on its test set; SPEC §6 requires choosing them on the validation
+The paper tuned these on its test set; docs/method.md#choosing-k-and-n-on-validation requires choosing them on the validation
 problems only, then applying the chosen value to the test problems. The full test-set
 sweep is returned beside it for reporting (e.g. Figure 1) and is never used to choose.
 

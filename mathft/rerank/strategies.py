@@ -1,4 +1,4 @@
-"""Re-ranking strategies of SPEC §6 / the paper's §4.2 and Table 7.
+"""Re-ranking strategies of docs/method.md#strategies / the paper's §4.2 and Table 7.
 
 Every strategy maps a :class:`~mathft.rerank.candidates.ProblemCandidates` to a
 :class:`Selection`: the index of the chosen candidate (``None`` when nothing is
@@ -7,7 +7,7 @@ had to score. The evaluator cost ratio is ``n_scored / N`` (RR.All = 1, Maj1 = 0
 
 Conventions (documented choices where the paper is silent):
 
-* Clusters are the answer-equivalence classes in SPEC §5 order (size desc, then first
+* Clusters are the answer-equivalence classes in docs/grading.md order (size desc, then first
   index); "top-K clusters" are the first K of that order, so ties in size at the K-th
   place go to the cluster whose first member came earlier.
 * Ties between candidates: higher S_cls, then larger cluster, then earlier index.
@@ -42,7 +42,7 @@ def is_correct(pc: ProblemCandidates, sel: Selection) -> bool:
 
 
 def cost_ratio(pc: ProblemCandidates, sel: Selection) -> float:
-    """Evaluator cost ratio of one selection: solutions scored / N (SPEC §6)."""
+    """Evaluator cost ratio of one selection: solutions scored / N (docs/method.md#evaluator-cost-ratio)."""
     return sel.n_scored / pc.n if pc.n else 0.0
 
 
@@ -144,7 +144,7 @@ def maj1_topn(pc: ProblemCandidates, n: int, include_unanswered: bool = True) ->
     """Maj1.TopN: keep the ``n`` highest-scored candidates, then majority vote among them.
 
     Ranking needs every candidate scored (cost 1, or answered/N without unanswered ones).
-    Vote ties: larger full cluster, then earlier first index (the SPEC §5 cluster order);
+    Vote ties: larger full cluster, then earlier first index (the docs/grading.md cluster order);
     the winner's highest-scored kept member is chosen. ``n >= N`` keeps all: the Maj1 cluster.
     """
     _check_k(n, "n")

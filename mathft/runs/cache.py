@@ -1,4 +1,4 @@
-"""Step directories keyed by the hash of the config that produced them (DESIGN: data flow).
+"""Step directories keyed by the hash of the config that produced them (docs/design.md#steps-and-the-step-cache).
 
 Each pipeline step (SSFT generator, candidate store, evaluator, scores, metrics) writes into
 ``<cache_root>/<step>/<hash>/``; the hash covers exactly the config that determines the

@@ -1,7 +1,7 @@
 """Run lifecycle: loggers per training step, W&B runs always finished, failures recorded.
 
 Hydra multirun executes jobs one after another in one process; a W&B run left open by a
-failed job would swallow the next job's logs (DESIGN: known pitfalls). :func:`task` closes
+failed job would swallow the next job's logs (docs/design.md#known-pitfalls). :func:`task` closes
 every logger whatever happens, writes ``failed.json`` for a failed job and, in multirun
 with ``run.continue_on_failure``, lets the sweep go on; :class:`FailureSummary` then fails
 the whole multirun at its end so that a broken cell is never silent.

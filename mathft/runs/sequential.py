@@ -1,4 +1,4 @@
-"""Multi-task sequential fine-tuning as a pipeline step (SPEC §4, paper Table 4).
+"""Multi-task sequential fine-tuning as a pipeline step (docs/method.md#sequential-multi-task-fine-tuning, paper Table 4).
 
 One model, stages generator -> evaluator -> generator driven by
 :class:`~mathft.callbacks.sequential.SequentialStages`; stage-2 candidates are sampled from

@@ -1,4 +1,4 @@
-"""Sampling: decoding engines (HF generate, vLLM) and the candidate/score stores (SPEC §2, §6)."""
+"""Sampling: decoding engines (HF generate, vLLM) and the candidate/score stores (docs/method.md#decoding, docs/design.md#stores)."""
 
 from mathft.sampling.engine import (
     Generation,

@@ -1,7 +1,7 @@
-"""Decoding interface shared by the HF and vLLM engines (SPEC §2 decoding).
+"""Decoding interface shared by the HF and vLLM engines (docs/method.md#decoding).
 
 Greedy decoding gives Pass@1; sampling (temperature 0.9, top-p 0.95 in the paper) gives
-the N candidates per problem that majority voting and re-ranking consume (SPEC §6).
+the N candidates per problem that majority voting and re-ranking consume (docs/method.md#re-ranking).
 
 Every sample is a :class:`Request` with its own seed, derived from
 ``(params.seed, problem_id, sample_idx)`` by :func:`sample_seed`, so a sample does not

@@ -1,4 +1,4 @@
-"""Batched Hugging Face ``generate`` engine (SPEC §2 decoding).
+"""Batched Hugging Face ``generate`` engine (docs/method.md#decoding).
 
 Rows are (prompt x sample) pairs, sorted by prompt length and left-padded into batches,
 decoded with the KV cache. Sampling draws each row's next token from its own

@@ -1,4 +1,4 @@
-"""Sample problems into a candidate store, graded, resumably (SPEC §2 decoding, §6 store).
+"""Sample problems into a candidate store, graded, resumably (docs/method.md#decoding, docs/design.md#stores).
 
 Pending (problem, sample_idx) pairs are those not yet in the store; they are generated in
 batches of ``params.batch_size`` rows (sorted by prompt length so a problem's samples
@@ -29,7 +29,7 @@ def default_grader() -> GradeFn:
 
 
 def default_prompt(problem: Problem) -> str:
-    """The SSFT prompt of SPEC §2."""
+    """The SSFT prompt of docs/method.md#ssft."""
     return format_prompt(problem.problem)
 
 

@@ -1,4 +1,4 @@
-"""Score stored candidates with a solution evaluator: S_cls per candidate (SPEC §3, Eq. 7).
+"""Score stored candidates with a solution evaluator: S_cls per candidate (docs/method.md#evaluator-score, Eq. 7).
 
 One batched forward pass per candidate batch, no generation; the logits are read at each row's
 last real token, so left/right padding and batch composition do not change a score. Scores are
@@ -129,7 +129,7 @@ def score_store(
     Candidates. ``problems``: texts of (at least) every candidate's problem. ``score_store``: a
     ``ScoreStore`` or a path (then ``evaluator_id`` is required). Candidates are scored longest
     first (less padding); each batch is appended as soon as it is scored. ``label_words`` and
-    ``template`` default to the ``EvaluatorModule``'s own (else the SPEC §3 defaults).
+    ``template`` default to the ``EvaluatorModule``'s own (else the docs/method.md#evaluator-template defaults).
     """
     hp = getattr(model, "hparams", None) or {}
     label_words = label_words or hp.get("label_words") or LABEL_WORDS

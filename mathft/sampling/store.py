@@ -1,4 +1,4 @@
-"""Candidate and score stores: append-only JSON lines, crash-safe and resumable (SPEC §6).
+"""Candidate and score stores: append-only JSON lines, crash-safe and resumable (docs/design.md#stores).
 
 One record per (problem, sample). Appends write whole lines then ``flush`` + ``os.fsync``;
 on open for writing, a trailing line without newline (a write torn by a crash) is truncated
@@ -273,7 +273,7 @@ def score_path(candidates_path: str | os.PathLike[str], evaluator_id: str) -> Pa
 
 
 class ScoreStore(_JsonlStore):
-    """Evaluator scores S_cls (SPEC §3) of stored candidates, one per (problem, sample)."""
+    """Evaluator scores S_cls (docs/method.md#evaluator-score) of stored candidates, one per (problem, sample)."""
 
     schema = SCORE_SCHEMA
 

@@ -1,5 +1,5 @@
 """SequentialStages + MultiTaskModule: stage switching, per-stage losses and data, in-run
-sampling, resume from a checkpoint of any stage, export (SPEC §4)."""
+sampling, resume from a checkpoint of any stage, export (docs/method.md#sequential-multi-task-fine-tuning)."""
 
 from __future__ import annotations
 

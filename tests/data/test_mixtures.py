@@ -1,4 +1,4 @@
-"""SSFT mixtures, weights, eval problem lists and the data config group (SPEC §1)."""
+"""SSFT mixtures, weights, eval problem lists and the data config group (docs/data.md#mixtures)."""
 
 from __future__ import annotations
 
@@ -85,7 +85,7 @@ def test_limit_is_seeded() -> None:
 
 
 def test_no_train_or_val_set_from_any_source_touches_math500() -> None:
-    """The SPEC §1 proof: zero normalized-text overlap with MATH500, every source and mixture."""
+    """The docs/data.md#math500-guard proof: zero normalized-text overlap with MATH500, every source and mixture."""
     keys = math500_keys()
     for mixture in MIXTURES:
         for split in ("train", "val"):

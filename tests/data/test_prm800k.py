@@ -1,4 +1,4 @@
-"""PRM800K -> SSFT conversion (SPEC §1): raw-format rules on the 6 official sample rows and
+"""PRM800K -> SSFT conversion (docs/data.md#prm800k-conversion): raw-format rules on the 6 official sample rows and
 reconstruction of chosen trajectories from the stepwise parquet."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Source readers: shipped counts, field parsing, path overrides (SPEC §1)."""
+"""Source readers: shipped counts, field parsing, path overrides (docs/data.md#sources)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The paper's split and the MATH500 guard (SPEC §1): counts, determinism, zero overlap."""
+"""The paper's split and the MATH500 guard (docs/data.md#math500-guard): counts, determinism, zero overlap."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Evaluator data: counts, balance, pairs, determinism, truncation, collation (SPEC §3)."""
+"""Evaluator data: counts, balance, pairs, determinism, truncation, collation (docs/method.md#evaluator-training-data)."""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
 """EvaluatorModule: label tokens, metrics, real Lightning training with every objective,
-LoRA and full fine-tuning, save -> reload -> identical scores (SPEC §3)."""
+LoRA and full fine-tuning, save -> reload -> identical scores (docs/method.md#solution-evaluator)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Evaluator score and objectives against hand computations (SPEC §3, Eq. 7-9)."""
+"""Evaluator score and objectives against hand computations (docs/method.md#objectives, Eq. 7-9)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Scoring stored candidates: one forward pass, padding/batch invariance, resume (SPEC §3)."""
+"""Scoring stored candidates: one forward pass, padding/batch invariance, resume (docs/method.md#evaluator-score)."""
 
 from __future__ import annotations
 

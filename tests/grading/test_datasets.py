@@ -1,4 +1,4 @@
-"""Self-consistency of the grader on the shipped datasets (SPEC §5, DESIGN pitfalls).
+"""Self-consistency of the grader on the shipped datasets (docs/grading.md, docs/design.md#known-pitfalls).
 
 * MATH500: extract_answer(solution) must be equivalent to the `answer` field (500/500).
 * MATH test (5,000): the last-boxed answer from extract_answer must equal the answer found

@@ -1,4 +1,4 @@
-"""Metrics (SPEC §6): unbiased pass@k vs brute force, subset averaging vs brute force."""
+"""Metrics (docs/method.md#metrics): unbiased pass@k vs brute force, subset averaging vs brute force."""
 
 from __future__ import annotations
 

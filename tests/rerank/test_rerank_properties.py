@@ -1,4 +1,4 @@
-"""Property tests relating the strategies (SPEC §6), on random answers and scores.
+"""Property tests relating the strategies (docs/method.md#strategies), on random answers and scores.
 
 Answers are correct iff they equal the gold answer, so correctness is a function of the
 cluster; "same cluster" therefore implies "same correctness".

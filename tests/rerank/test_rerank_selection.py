@@ -1,4 +1,4 @@
-"""Choosing K / N on validation (SPEC §6), and Figure 1 (accuracy and cost vs K)."""
+"""Choosing K / N on validation (docs/method.md#choosing-k-and-n-on-validation), and Figure 1 (accuracy and cost vs K)."""
 
 from __future__ import annotations
 

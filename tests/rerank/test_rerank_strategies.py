@@ -1,4 +1,4 @@
-"""Hand-computed cases for every re-ranking strategy (SPEC §6) and the input record."""
+"""Hand-computed cases for every re-ranking strategy (docs/method.md#strategies) and the input record."""
 
 from __future__ import annotations
 

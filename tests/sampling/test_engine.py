@@ -1,4 +1,4 @@
-"""Decoding params and the batched HF engine on a tiny random Llama (SPEC §2 decoding)."""
+"""Decoding params and the batched HF engine on a tiny random Llama (docs/method.md#decoding)."""
 
 from __future__ import annotations
 
@@ -127,5 +127,5 @@ def test_sampling_configs_compose(name: str) -> None:
     assert cfg.engine in ("hf", "vllm", "auto")
     assert p.greedy == (name == "greedy")
     if not p.greedy:
-        assert (p.temperature, p.top_p) == (0.9, 0.95)  # SPEC §2
+        assert (p.temperature, p.top_p) == (0.9, 0.95)  # docs/method.md#decoding
         assert p.n == {"n4": 4, "n16": 16, "n64": 64, "vllm": 64}[name]

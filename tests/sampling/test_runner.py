@@ -1,4 +1,4 @@
-"""sample_to_store: n graded samples per problem, resumable after a kill (SPEC §2, §6)."""
+"""sample_to_store: n graded samples per problem, resumable after a kill (docs/method.md#decoding, docs/design.md#stores)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Closed-answer detection and the per-row stopping criterion (SPEC §2 decoding)."""
+"""Closed-answer detection and the per-row stopping criterion (docs/method.md#decoding)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Candidate/score stores: round trip, crash repair, corruption errors, config pinning (SPEC §6)."""
+"""Candidate/score stores: round trip, crash repair, corruption errors, config pinning (docs/design.md#stores)."""
 
 from __future__ import annotations
 
