@@ -131,9 +131,11 @@ def test_run_from_store_files(tmp_path: Path) -> None:
     from mathft.runs.quality import run
     from mathft.sampling.store import CandidateStore, ScoreStore
 
+    num = {"a": "12", "b": "7", "c": "3", "d": "5", None: None}  # numbers: fast to cluster
+
     def write(name: str, probs: list) -> Path:
         store = CandidateStore(tmp_path / name / "candidates.jsonl", config_hash="h", model_id="m")
-        store.append(Candidate(pc.problem_id, i, "x", a, c, "m", config_hash="h")
+        store.append(Candidate(pc.problem_id, i, "x", num[a], c, "m", config_hash="h")
                      for pc in probs for i, (a, c) in enumerate(zip(pc.answers, pc.correct)))
         return store.path
 
