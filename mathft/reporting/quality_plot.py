@@ -77,7 +77,7 @@ def plot_quality(
     else:
         h2, l2 = [], []
     h, lab = ax.get_legend_handles_labels()
-    ax.legend(h + h2, lab + l2, loc="upper left", fontsize=7)
+    ax.legend(h + h2, lab + l2, loc="lower right", fontsize=7)
     n = next(iter(curves.values()))[0].get("n_problems")
     ax.set_title(title or f"Accuracy vs evaluator quality ({n} problems)", fontsize=10)
     fig.tight_layout()
@@ -95,11 +95,11 @@ def quality_table(
     title: str = "Accuracy vs evaluator quality",
     notes: Sequence[str] = (),
 ) -> Table:
-    """One row per target AUC: realised AUC, accuracy of each strategy (with CI), paired
+    """One row per target AUC: realised AUC, Maj1 and each strategy's accuracy (CI), paired
     difference of SCR (RR.Top-K) to Maj1, SCR's cost ratio and its chosen K per seed."""
     curves, refs = _curves(rows), _refs(rows)
     names = list(curves)
-    cols = ["target AUC", "realised AUC", *names]
+    cols = ["target AUC", "realised AUC", *(["Maj1"] if "Maj1" in refs else []), *names]
     scr = COST_SERIES if COST_SERIES in curves else None
     if scr:
         cols += [f"{scr} − Maj1", f"{scr} cost", "K chosen (per seed)"]
@@ -113,6 +113,9 @@ def quality_table(
         first = next(iter(cells.values()))
         row: list[Any] = [a, f"{first['realised_auc']:.3f} "
                              f"[{first['realised_auc_min']:.3f}, {first['realised_auc_max']:.3f}]"]
+        if "Maj1" in refs:
+            m = refs["Maj1"]
+            row.append(Estimate(m["accuracy"], m["accuracy_lo"], m["accuracy_hi"], m["n_problems"]))
         row += [Estimate(c["accuracy"], c["accuracy_lo"], c["accuracy_hi"], c["n_problems"])
                 if (c := cells.get(nm)) else None for nm in names]
         if scr:

@@ -185,13 +185,13 @@ class QualitySweep:
         ``point``: where the paired difference to Maj1 turns positive for good (linearly
         interpolated between grid points; the grid's first a if positive throughout);
         ``significant``: the first grid a from which the difference's CI excludes 0 for every
-        larger a; ``scr_cost``: SCR's evaluator cost ratio at the ``point`` grid value. None
-        where it never happens on the grid.
+        larger a; ``cost``: the strategy's evaluator cost ratio at the first grid a >= ``point``
+        (for RR.Top-K: SCR's saving over RR.All is 1 - cost). None where it never happens.
         """
         rows = [r for r in self.rows() if r["target_auc"] is not None]
         out: dict[str, dict[str, Any]] = {}
-        cost = {r["target_auc"]: r["cost_ratio"] for r in rows if r["strategy"] == self._scr()}
         for label in self.labels:
+            cost = {r["target_auc"]: r["cost_ratio"] for r in rows if r["strategy"] == label}
             rs = sorted((r for r in rows if r["strategy"] == label), key=lambda r: r["target_auc"])
             a = [r["target_auc"] for r in rs]
             diff = [r["vs_maj1"] for r in rs]
@@ -200,14 +200,8 @@ class QualitySweep:
             sig = _first_for_good(a, lo, interpolate=False)
             grid_point = None if point is None else min(x for x in a if x >= point - 1e-12)
             out[label] = {"point": point, "significant": sig,
-                          "scr_cost": cost.get(grid_point) if grid_point is not None else None}
+                          "cost": cost.get(grid_point) if grid_point is not None else None}
         return out
-
-    def _scr(self) -> str | None:
-        for label in self.labels:
-            if label.startswith("RR.Top-K"):
-                return label
-        return None
 
 
 def _first_for_good(a: list[float], v: list[float], interpolate: bool = True) -> float | None:

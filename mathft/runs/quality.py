@@ -116,8 +116,8 @@ def run(cfg: DictConfig, loggers: Loggers, out_dir: Path) -> dict[str, Any]:
     ]
     for label, b in breakeven.items():
         notes.append(f"{label} beats Maj1 from a = {_fmt(b['point'])} (point), "
-                     f"{_fmt(b['significant'])} (CI excludes 0); SCR cost there: "
-                     f"{_fmt(b['scr_cost'], 2)}.")
+                     f"{_fmt(b['significant'])} (paired CI excludes 0); its evaluator cost "
+                     f"ratio there: {_fmt(b['cost'], 2)}.")
     table = quality_table(rows, title=title, notes=notes)
     write_table(table, out_dir)
     png = plot_quality(rows, out_dir / "evaluator_quality.png", marks=marks, title=title)
