@@ -114,6 +114,17 @@ def pooled_auc(problems: Sequence[ProblemCandidates]) -> float:
     return auc_score(scores, labels)
 
 
+def within_problem_auc(problems: Sequence[ProblemCandidates]) -> float:
+    """Mean AUC within a problem, over problems with both correct and incorrect candidates.
+
+    What re-ranking needs (it only compares candidates of the same problem); the pooled AUC
+    also rewards scoring easy problems above hard ones. NaN when no problem has both classes.
+    """
+    vals = [auc_score(pc.scores, pc.correct) for pc in problems  # type: ignore[arg-type]
+            if pc.scores is not None and 0 < sum(pc.correct) < pc.n]
+    return float(np.mean(vals)) if vals else float("nan")
+
+
 @dataclass(frozen=True, eq=False)
 class QualityPoint:
     """All strategies at one target AUC, seed-averaged per problem.

@@ -28,7 +28,7 @@ from mathft.reporting.quality_plot import plot_quality, quality_table, wandb_qua
 from mathft.reporting.tables import to_markdown, write_table
 from mathft.rerank.candidates import ProblemCandidates
 from mathft.rerank.metrics import evaluate_many
-from mathft.rerank.quality import pooled_auc, quality_sweep
+from mathft.rerank.quality import pooled_auc, quality_sweep, within_problem_auc
 from mathft.runs import report
 from mathft.runs.cache import to_plain
 from mathft.runs.lifecycle import Loggers
@@ -83,7 +83,9 @@ def load_stores(cfg: DictConfig, loggers: Loggers) -> Loaded:
 def trained_summary(scored: list[ProblemCandidates], k: int) -> dict[str, Any]:
     """Measured AUC of a trained evaluator on the test store and its strategies' accuracy."""
     res = evaluate_many(scored, ["maj1", "rr_all", {"name": "rr_topk", "k": k}, "wrr"])
-    return {"auc": pooled_auc(scored), **{r.name: r.accuracy for r in res}}
+    return {"auc": pooled_auc(scored), "within_problem_auc": within_problem_auc(scored),
+            "n_mixed_problems": sum(0 < sum(pc.correct) < pc.n for pc in scored),
+            **{r.name: r.accuracy for r in res}}
 
 
 def run(cfg: DictConfig, loggers: Loggers, out_dir: Path) -> dict[str, Any]:
@@ -94,7 +96,8 @@ def run(cfg: DictConfig, loggers: Loggers, out_dir: Path) -> dict[str, Any]:
     trained = None
     if scored is not None:
         trained = trained_summary(scored, int(cfg.rerank.k))
-        marks.setdefault("trained (test AUC)", trained["auc"])
+        if trained["auc"] == trained["auc"]:  # not NaN: both classes among the candidates
+            marks.setdefault("trained (test AUC)", trained["auc"])
     sweep = quality_sweep(
         test, val, aucs=[float(a) for a in q.aucs], n_seeds=int(q.n_seeds),
         strategies=to_plain(q.strategies), k_grid=[int(k) for k in q.k_grid],

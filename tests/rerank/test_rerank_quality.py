@@ -18,6 +18,7 @@ from mathft.rerank.quality import (
     quality_sweep,
     synthetic_scores,
     with_synthetic_scores,
+    within_problem_auc,
 )
 
 
@@ -57,7 +58,8 @@ def test_scores_seeded_per_problem_and_in_range() -> None:
     assert synthetic_scores(probs[0], 0.7, 3) != synthetic_scores(probs[0], 0.7, 4)
     assert all(0.0 <= s <= 1.0 for pc in a for s in pc.scores)
     perfect = with_synthetic_scores(probs, 1.0, seed=0)
-    assert pooled_auc(perfect) == 1.0
+    assert pooled_auc(perfect) == 1.0 and within_problem_auc(perfect) == 1.0
+    assert abs(within_problem_auc(with_synthetic_scores(_problems("t", 300, 16), 0.8)) - 0.8) < 0.03
     assert [pc.clusters for pc in a] == [pc.clusters for pc in probs]  # only the scores change
 
 
@@ -157,4 +159,5 @@ def test_run_from_store_files(tmp_path: Path) -> None:
         assert (out / f).is_file(), f
     assert m["marks"] == {"xent": 0.61, "trained (test AUC)": 1.0}
     assert m["trained"]["RR.All"] == pytest.approx(m["rows"][1]["accuracy"])  # = Pass@N
+    assert m["trained"]["within_problem_auc"] == 1.0
     assert m["n_problems"] == 12 and m["n_val_problems"] == 6 and m["n_samples"] == 4
