@@ -182,10 +182,10 @@ class QualitySweep:
                     "vs_maj1_p": d.p_value, "cost_ratio": res.cost_ratio,
                     "seed_sd": float(np.std(accs, ddof=1)) if len(accs) > 1 else 0.0,
                     "k_chosen": list(pt.chosen.get(label, [])) or None,
-                    "realised_auc": float(np.nanmean(auc)) if auc.size else float("nan"),
-                    "realised_auc_min": float(np.nanmin(auc)) if auc.size else float("nan"),
-                    "realised_auc_max": float(np.nanmax(auc)) if auc.size else float("nan"),
-                    "realised_val_auc": float(np.nanmean(pt.realised_val_auc)),
+                    "realised_auc": _nan(np.nanmean, auc),
+                    "realised_auc_min": _nan(np.nanmin, auc),
+                    "realised_auc_max": _nan(np.nanmax, auc),
+                    "realised_val_auc": _nan(np.nanmean, pt.realised_val_auc),
                     "n_problems": len(res.problem_ids), "n_seeds": self.n_seeds,
                 })
         return out
@@ -213,6 +213,12 @@ class QualitySweep:
             out[label] = {"point": point, "significant": sig,
                           "cost": cost.get(grid_point) if grid_point is not None else None}
         return out
+
+
+def _nan(fn: Any, values: Sequence[float] | np.ndarray) -> float:
+    """``fn`` over the non-NaN values; NaN when there are none (a store with one class)."""
+    arr = np.asarray(values, dtype=np.float64)
+    return float(fn(arr)) if np.isfinite(arr).any() else float("nan")
 
 
 def _first_for_good(a: list[float], v: list[float], interpolate: bool = True) -> float | None:

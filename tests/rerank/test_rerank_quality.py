@@ -161,3 +161,12 @@ def test_run_from_store_files(tmp_path: Path) -> None:
     assert m["trained"]["RR.All"] == pytest.approx(m["rows"][1]["accuracy"])  # = Pass@N
     assert m["trained"]["within_problem_auc"] == 1.0
     assert m["n_problems"] == 12 and m["n_val_problems"] == 6 and m["n_samples"] == 4
+
+
+def test_store_without_correct_candidates(recwarn: pytest.WarningsRecorder) -> None:
+    test = [make_pc(["b", "c", "b", None], problem_id=f"t{i}") for i in range(5)]
+    sw = quality_sweep(test, test, aucs=[0.5, 1.0], n_seeds=2, k_grid=[1, 2], n_boot=20)
+    rows = [r for r in sw.rows() if r["target_auc"] is not None]
+    assert all(r["accuracy"] == 0.0 and np.isnan(r["realised_auc"]) for r in rows)
+    assert sw.breakeven()["RR.All"]["point"] is None
+    assert not [w for w in recwarn if issubclass(w.category, RuntimeWarning)]
