@@ -132,13 +132,14 @@ def quality_table(
 
 def wandb_quality(rows: Sequence[Mapping[str, Any]], run: Any, key: str = "evaluator_quality"
                   ) -> None:
-    """Log the rows as a numeric ``wandb.Table`` and a line plot (accuracy % vs target AUC)."""
+    """Log the rows as a numeric ``wandb.Table`` (accuracies as fractions) and a line plot
+    (accuracy in % against the target AUC, Maj1 and Pass@N as flat lines)."""
     import wandb
 
     cols = ["target_auc", "strategy", "accuracy", "accuracy_lo", "accuracy_hi", "vs_maj1",
             "vs_maj1_lo", "vs_maj1_hi", "cost_ratio", "realised_auc", "seed_sd", "n_problems"]
     data = [[_num(r.get(c)) if c != "strategy" else str(r[c]) for c in cols]
-            for r in rows if r.get("target_auc") is not None]
+            for r in rows]  # references (Maj1, Pass@N, random pick) have target_auc None
     run.log({f"tables/{key}": wandb.Table(columns=cols, data=data)})
     curves, refs = _curves(rows), _refs(rows)
     xs = [float(r["target_auc"]) for r in next(iter(curves.values()))]
