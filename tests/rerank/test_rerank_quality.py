@@ -170,3 +170,23 @@ def test_store_without_correct_candidates(recwarn: pytest.WarningsRecorder) -> N
     assert all(r["accuracy"] == 0.0 and np.isnan(r["realised_auc"]) for r in rows)
     assert sw.breakeven()["RR.All"]["point"] is None
     assert not [w for w in recwarn if issubclass(w.category, RuntimeWarning)]
+
+
+def test_wandb_logs_numbers() -> None:
+    from mathft.reporting.quality_plot import wandb_quality
+
+    class Run:
+        def __init__(self) -> None:
+            self.logged: dict = {}
+
+        def log(self, d: dict) -> None:
+            self.logged.update(d)
+
+    sw = quality_sweep(_problems("t", 10), None, aucs=[0.5, 1.0], n_seeds=1,
+                       strategies=["rr_all"], n_boot=20)
+    run = Run()
+    wandb_quality(sw.rows(), run)
+    table = run.logged["tables/evaluator_quality"]
+    assert len(table.data) == 3 + 2
+    assert all(isinstance(row[2], float) for row in table.data)  # accuracy: a number
+    assert "plots/evaluator_quality" in run.logged
