@@ -20,7 +20,13 @@ from matplotlib.figure import Figure
 from mathft.reporting.plots import _save_png_atomic
 from mathft.reporting.tables import Estimate, Table
 
-COST_SERIES = "RR.Top-K"
+COST_SERIES = "RR.Top-K"  # SCR with K chosen on validation; else the first fixed-K "RR.Top-k"
+
+
+def _scr(names: Sequence[str]) -> str | None:
+    if COST_SERIES in names:
+        return COST_SERIES
+    return next((n for n in names if n.startswith("RR.Top-")), None)
 
 
 def _curves(rows: Sequence[Mapping[str, Any]]) -> dict[str, list[Mapping[str, Any]]]:
@@ -66,9 +72,10 @@ def plot_quality(
                 fontsize=7, va="top", transform=ax.get_xaxis_transform())
     ax.set_xlabel("evaluator AUC (synthetic, binormal; target)")
     ax.set_ylabel("accuracy (%)")
-    if COST_SERIES in curves:
+    scr = _scr(list(curves))
+    if scr:
         ax2 = ax.twinx()
-        rs = curves[COST_SERIES]
+        rs = curves[scr]
         ax2.plot([r["target_auc"] for r in rs], [r["cost_ratio"] for r in rs], color="C7",
                  ls="-.", marker="s", ms=3, label="SCR cost ratio")
         ax2.set_ylabel("SCR evaluator cost ratio (scored / N)")
@@ -100,7 +107,7 @@ def quality_table(
     curves, refs = _curves(rows), _refs(rows)
     names = list(curves)
     cols = ["target AUC", "realised AUC", *(["Maj1"] if "Maj1" in refs else []), *names]
-    scr = COST_SERIES if COST_SERIES in curves else None
+    scr = _scr(names)
     if scr:
         cols += [f"{scr} − Maj1", f"{scr} cost", "K chosen (per seed)"]
     table = Table(name, title, cols)

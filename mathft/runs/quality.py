@@ -114,9 +114,11 @@ def run(cfg: DictConfig, loggers: Loggers, out_dir: Path) -> dict[str, Any]:
         f"Accuracy: per-problem correctness averaged over {sweep.n_seeds} seeds, then a "
         f"bootstrap over problems ({sweep.n_boot} resamples, 95%); it is the CI of the expected "
         "accuracy of an evaluator of that AUC on these problems. Paired differences likewise.",
-        "K of RR.Top-K / W.RR.Top-K chosen on the validation store for each (a, seed), never "
-        "on test; SCR = RR.Top-K; cost = solutions scored / N.",
     ]
+    tuned = [lab for lab in sweep.labels if lab.endswith("Top-K")]
+    notes.append(("K of " + " / ".join(tuned) + " chosen on the validation store for each "
+                  "(a, seed), never on test" if tuned else "K fixed by quality.strategies "
+                  "(no validation store)") + "; SCR = RR.Top-K; cost = solutions scored / N.")
     for label, b in breakeven.items():
         notes.append(f"{label} beats Maj1 from a = {_fmt(b['point'])} (point), "
                      f"{_fmt(b['significant'])} (paired CI excludes 0); its evaluator cost "
