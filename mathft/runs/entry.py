@@ -67,6 +67,10 @@ def sample(cfg: DictConfig, loggers: Loggers, out_dir: Path) -> dict[str, Any]:
 
 def evaluate(cfg: DictConfig, loggers: Loggers, out_dir: Path) -> dict[str, Any]:
     """Metrics and tables from explicit stores (``stores.*``), or the whole cell."""
+    if cfg.get("quality") is not None:  # experiment=evaluator_quality
+        from mathft.runs.quality import run as quality_run
+
+        return quality_run(cfg, loggers, out_dir)
     st = cfg.stores
     if not st.test:
         return run_cell(cfg, loggers, out_dir)
