@@ -135,6 +135,8 @@ IGNORED: dict[str, str] = {
     "experiment_name": "a label",
     "recipe_name": "a label",
     "stores.*": "mathft.evaluate reads these files directly (no step)",
+    "quality.*": "the evaluator-quality sweep (mathft.evaluate) is computed from stores on "
+                 "every run, never cached; it changes no step",
     "stages.candidates.sampling.*": "the pipeline uses sampling.* instead",
     "stages.candidates.num_problems": "the pipeline uses the eval.evaluator_train problems",
     "stages.candidates.store": "where the in-run candidate store lives",
