@@ -67,11 +67,15 @@ def flops_per_token(model) -> float:
 
 
 def prompts_for(tok, k: int) -> list[str]:
+    """Chat-template prompts for instruct models, the plain SSFT prompt for base models."""
     from mathft.data.sources import read_math500
+    from mathft.data.templates import format_prompt
 
-    return [tok.apply_chat_template([{"role": "user", "content": p.problem + MSG}],
-                                    tokenize=False, add_generation_prompt=True)
-            for p in read_math500()[:k]]
+    problems = [p.problem for p in read_math500()[:k]]
+    if getattr(tok, "chat_template", None) is None:
+        return [format_prompt(p) for p in problems]
+    return [tok.apply_chat_template([{"role": "user", "content": p + MSG}], tokenize=False,
+                                    add_generation_prompt=True) for p in problems]
 
 
 def run_engine(args: argparse.Namespace) -> dict:

@@ -17,6 +17,7 @@ from omegaconf import DictConfig
 from mathft.reporting.plots import figure1, log_figure1
 from mathft.reporting.tables import log_tables, to_markdown
 from mathft.runs import report, steps
+from mathft.runs.budget import estimate_budget
 from mathft.runs.cache import Step, config_hash
 from mathft.runs.keys import metrics_key
 from mathft.runs.lifecycle import Loggers
@@ -101,9 +102,38 @@ def dry_run(cfg: DictConfig) -> list[PlannedStep]:
     key = metrics_key(cfg, **_hashes(cs))
     plan.append(PlannedStep("metrics", config_hash(key, length=12), "compute",
                             "tables of this cell (not cached)"))
+    add_work_estimates(cfg, plan)
     print(f"plan of {cfg.get('experiment_name', 'adhoc')} {' '.join(_overrides())}".rstrip())
     print(format_plan(plan))
     return plan
+
+
+def add_work_estimates(cfg: DictConfig, plan: list[PlannedStep]) -> None:
+    """Tokens each planned step trains / generates / scores (:mod:`mathft.runs.budget`), as
+    extra columns of the plan, so a user can budget before submitting."""
+    try:
+        rows = {b.step: b for b in estimate_budget(cfg)}
+    except ValueError as e:  # e.g. trainer.devices=-1: the count depends on the machine
+        log.info("dry run: no work estimates (%s)", e)
+        return
+    for p in plan:
+        name = p.name.replace("samples_", "sample:", 1)
+        if p.name == "scores":
+            name = "score:" + ("val" if p.note.startswith("[val]") else "test")
+        b = rows.get(name)
+        if b is None:
+            continue
+        for col, v in (("train_tok", b.train_tokens), ("gen_tok", b.generate_tokens),
+                       ("score_tok", b.score_tokens)):
+            if v:
+                p.extra[col] = _human(v)
+
+
+def _human(n: float) -> str:
+    for unit, div in (("G", 1e9), ("M", 1e6), ("k", 1e3)):
+        if n >= div:
+            return f"{n / div:.1f}{unit}"
+    return str(int(n))
 
 
 def _hashes(cs: CellSteps) -> dict[str, str | None]:

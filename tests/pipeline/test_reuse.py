@@ -102,6 +102,9 @@ def test_dry_run_prints_the_plan_and_computes_nothing(tiny_sweep: Sweep, tmp_pat
     assert gen[2] == "compute" and len(gen[1]) == 12
     assert "differs in trainer.precision: 32-true → bf16-mixed" in lines["generator"]
     assert "differs in input.generator:" in lines["samples_test"]
+    # work estimates per step (mathft.runs.budget), for budgeting before a submission
+    assert "train_tok=" in lines["generator"] and "train_tok=" in lines["evaluator"]
+    assert "gen_tok=" in lines["samples_test"] and "score_tok=" in lines["scores"]
     # the unchanged cell: every step reused except the damaged store (resumed)
     proc = cli("mathft.pipeline", [*ONE, "run.dry_run=true", f"run.cache_dir={cache}",
                                    f"hydra.run.dir={tmp_path / 'run'}"], tmp_path, timeout=300)
