@@ -154,6 +154,17 @@ def answer_end(text: str) -> int | None:
     return min(ends) if ends else None
 
 
+def closer_mask(tokenizer: Any, vocab_size: int) -> Any:
+    """Bool mask over the vocabulary: tokens whose text contains ``}`` or a newline, the only
+    tokens that can close an answer (engines decode a row's text only after one of them)."""
+    import torch
+
+    texts = tokenizer.batch_decode([[i] for i in range(len(tokenizer))])
+    mask = torch.zeros(max(len(tokenizer), int(vocab_size)), dtype=torch.bool)
+    mask[: len(texts)] = torch.tensor(["}" in t or "\n" in t for t in texts])
+    return mask
+
+
 def truncate_at_stop(text: str, params: SamplingParams) -> tuple[str, bool]:
     """Cut ``text`` after its closed answer / before the first stop string; True if cut."""
     cut = None

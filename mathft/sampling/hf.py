@@ -24,6 +24,7 @@ from mathft.sampling.engine import (
     SamplingEngine,
     SamplingParams,
     answer_end,
+    closer_mask,
     truncate_at_stop,
 )
 
@@ -123,14 +124,9 @@ class HFEngine(SamplingEngine):
         self._closers: torch.Tensor | None = None
 
     def closers(self) -> torch.Tensor:
-        """Bool mask over the vocabulary: tokens whose text contains ``}`` or a newline."""
+        """Tokens that can close an answer (:func:`~mathft.sampling.engine.closer_mask`)."""
         if self._closers is None:
-            n = max(len(self.tok), int(self.model.config.vocab_size))
-            texts = self.tok.batch_decode([[i] for i in range(len(self.tok))])
-            mask = torch.zeros(n, dtype=torch.bool)
-            for i, t in enumerate(texts):
-                mask[i] = "}" in t or "\n" in t
-            self._closers = mask
+            self._closers = closer_mask(self.tok, int(self.model.config.vocab_size))
         return self._closers
 
     def generate_requests(

@@ -32,13 +32,14 @@ import torch
 import torch.nn.functional as F
 from transformers import AttentionInterface
 
-from mathft.hardware import fast_bf16
 from mathft.sampling.draw import draw_tokens
 from mathft.sampling.engine import (
     Generation,
     Request,
     SamplingEngine,
     SamplingParams,
+    closer_mask,
+    resolve_engine,
     truncate_at_stop,
 )
 from mathft.sampling.fused import FusedDecoder
@@ -209,22 +210,19 @@ class PrefixEngine(SamplingEngine):
         self.model, self.tok = model, tokenizer
         if self.tok.pad_token_id is None:
             self.tok.pad_token = self.tok.eos_token
-        want = {"auto": torch.bfloat16 if fast_bf16() else None, "float32": torch.float32,
-                "bfloat16": torch.bfloat16}[precision]
-        if want is not None and next(model.parameters()).dtype != want:
+        # the same rule that keys the samples (resolve_engine), so the key never misstates it
+        have = next(model.parameters()).dtype
+        want = getattr(torch, resolve_engine("prefix", precision, str(have))["dtype"])
+        if have != want:
             self.model = copy.deepcopy(model).to(want)
         self._closers: torch.Tensor | None = None
         self.fused = FusedDecoder(self.model) if fused and FusedDecoder.supports(self.model) \
             else None
 
     def closers(self) -> torch.Tensor:
-        """Tokens whose text contains ``}`` or a newline: only those can close an answer."""
+        """Tokens that can close an answer (:func:`~mathft.sampling.engine.closer_mask`)."""
         if self._closers is None:
-            texts = self.tok.batch_decode([[i] for i in range(len(self.tok))])
-            n = max(len(self.tok), int(self.model.config.vocab_size))
-            mask = torch.zeros(n, dtype=torch.bool)
-            mask[: len(texts)] = torch.tensor(["}" in t or "\n" in t for t in texts])
-            self._closers = mask
+            self._closers = closer_mask(self.tok, int(self.model.config.vocab_size))
         return self._closers
 
     def generate_requests(self, requests: Sequence[Request],
@@ -344,4 +342,4 @@ class PrefixEngine(SamplingEngine):
         return Generation(text=text, n_tokens=len(ids), finish_reason=reason)
 
 
-__all__ = ["PrefixEngine", "fast_bf16"]
+__all__ = ["PrefixEngine"]
