@@ -269,17 +269,15 @@ class PrefixEngine(SamplingEngine):
                     batch.compact()
                 while pending and cap - len(batch) >= len(pending[-1].requests):
                     self._admit(batch, pending.pop(), seeds, params)
-                if not len(batch):
-                    continue
-                live = [i for i, d in enumerate(batch.done) if d is None]
-                if live:
-                    self._step(batch, seeds, params)
-                for i in live:
-                    reason = self._finished(batch, i, params, eos, closers)
+                # a row's newest token may end it: the first one (drawn at admission) included
+                for i, d in enumerate(batch.done):
+                    reason = None if d else self._finished(batch, i, params, eos, closers)
                     if reason:
                         batch.done[i] = reason
                         yield batch.req[i], self._generation(batch.tokens[i], reason, params, eos)
-                if all(d is not None for d in batch.done):
+                if any(d is None for d in batch.done):
+                    self._step(batch, seeds, params)
+                else:
                     batch.compact()
 
     def _forward(self, batch: _Batch, ids: torch.Tensor, pos: torch.Tensor) -> torch.Tensor:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import copy
+
 import pytest
 import torch
 from transformers import Gemma3ForCausalLM, Gemma3TextConfig
@@ -33,6 +35,23 @@ def test_greedy_equals_hf_generate(tiny_model, tok) -> None:
     plain = PrefixEngine(tiny_model, tok, precision="float32", fused=False)
     assert _texts(plain.generate_requests(reqs, p)) == _texts(ref)
     assert [g.n_tokens for g in out] == [g.n_tokens for g in ref]
+
+
+def test_first_token_can_end_a_sample(tiny_model, tok) -> None:
+    """The token drawn at admission is checked like any other: max_new_tokens=1 gives one
+    token, and an end token first gives an empty sample (no step decodes past it)."""
+    eng = PrefixEngine(tiny_model, tok, precision="float32")
+    reqs = [Request(x) for x in PROMPTS]
+    one = SamplingParams(greedy=True, max_new_tokens=1, batch_size=4, stop_on_answer=False)
+    out = eng.generate_requests(reqs, one)
+    assert [g.n_tokens for g in out] == [1, 1, 1]
+    assert _texts(out) == _texts(HFEngine(tiny_model, tok).generate_requests(reqs, one))
+    first = [tok.encode(g.text, add_special_tokens=False)[0] for g in out]
+    eng.tok = copy.copy(tok)
+    eng.tok.eos_token = tok.convert_ids_to_tokens(first[0])
+    ended = eng.generate_requests(reqs[:1], SamplingParams(greedy=True, max_new_tokens=8,
+                                                           batch_size=4, stop_on_answer=False))
+    assert ended[0].n_tokens == 0 and ended[0].finish_reason == "eos"
 
 
 def test_gemma3_sliding_window_equals_hf(tok) -> None:
