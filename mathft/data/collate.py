@@ -31,6 +31,8 @@ from mathft.records import SolutionExample
 log = logging.getLogger(__name__)
 
 IGNORE_INDEX = -100
+OVERLONG = ("truncate", "drop")
+"""What SSFT does with an example longer than ``max_length`` (``generator.overlong``)."""
 
 
 @dataclass(frozen=True)
@@ -56,6 +58,7 @@ class TruncationStats:
     total: int = 0
     truncated: int = 0
     dropped: int = 0
+    overlong: str = "truncate"
 
 
 def tokenize_example(
@@ -64,11 +67,16 @@ def tokenize_example(
     *,
     template: str = SSFT_PROMPT,
     max_length: int | None = None,
+    overlong: str = "truncate",
 ) -> tuple[TokenizedExample | None, bool]:
-    """Tokenize prompt and target separately; right-truncate to ``max_length``.
+    """Tokenize prompt and target separately; an example longer than ``max_length`` is
+    right-truncated (``overlong="truncate"``) or left out whole (``"drop"``: every kept
+    target ends with its answer and EOS).
 
-    Returns ``(example or None if no target token survives, was_truncated)``.
+    Returns ``(example or None if no target token survives / it was dropped, was_too_long)``.
     """
+    if overlong not in OVERLONG:
+        raise ValueError(f"overlong must be one of {OVERLONG}, got {overlong!r}")
     prompt = tokenizer(format_prompt(example.problem, template), add_special_tokens=True)
     target = tokenizer(" " + example.solution, add_special_tokens=False)
     p_ids = list(prompt["input_ids"])
@@ -81,6 +89,8 @@ def tokenize_example(
     ids = p_ids + t_ids
     labels = [IGNORE_INDEX] * len(p_ids) + t_ids
     truncated = max_length is not None and len(ids) > max_length
+    if truncated and overlong == "drop":
+        return None, True
     if truncated:
         ids, labels = ids[:max_length], labels[:max_length]
     out = TokenizedExample(ids, labels, example.uid)
@@ -93,18 +103,23 @@ def tokenize_examples(
     *,
     template: str = SSFT_PROMPT,
     max_length: int | None = None,
+    overlong: str = "truncate",
 ) -> tuple[list[TokenizedExample], TruncationStats]:
     """Tokenize a list; warns once with the number of truncated / dropped examples."""
-    stats = TruncationStats(total=len(examples))
+    stats = TruncationStats(total=len(examples), overlong=overlong)
     out: list[TokenizedExample] = []
     for ex in examples:
-        tok, truncated = tokenize_example(ex, tokenizer, template=template, max_length=max_length)
+        tok, truncated = tokenize_example(ex, tokenizer, template=template, max_length=max_length,
+                                          overlong=overlong)
         stats.truncated += int(truncated)
         if tok is None:
             stats.dropped += 1
         else:
             out.append(tok)
-    if stats.truncated:
+    if stats.truncated and overlong == "drop":
+        log.warning("%d of %d SSFT examples longer than max_length=%s left out (overlong=drop)",
+                    stats.truncated, stats.total, max_length)
+    elif stats.truncated:
         log.warning(
             "%d of %d SSFT examples truncated to max_length=%s (%d dropped: prompt alone too long)",
             stats.truncated, stats.total, max_length, stats.dropped,

@@ -56,6 +56,7 @@ class SSFTDataModule(pl.LightningDataModule):
         *,
         template: str = SSFT_PROMPT,
         max_length: int = 1024,
+        overlong: str = "truncate",
         batch_size: int = 4,
         eval_batch_size: int | None = None,
         packing: bool = False,
@@ -70,6 +71,7 @@ class SSFTDataModule(pl.LightningDataModule):
         self._train_src, self._val_src = train, val
         self.template = template
         self.max_length = max_length
+        self.overlong = overlong
         self.batch_size = batch_size
         self.eval_batch_size = eval_batch_size or batch_size
         self.packing = packing
@@ -84,7 +86,8 @@ class SSFTDataModule(pl.LightningDataModule):
 
     def _prepare(self, split: str, src: Examples | None) -> list[Any]:
         toks, stats = tokenize_examples(
-            _resolve(src), self.tokenizer, template=self.template, max_length=self.max_length
+            _resolve(src), self.tokenizer, template=self.template, max_length=self.max_length,
+            overlong=self.overlong,
         )
         self.stats[split] = stats
         if self.packing:

@@ -68,7 +68,7 @@ STEPS: dict[str, StepSpec] = {
         "generator",
         config=(*MODEL, "finetune.*", *DATA, "generator.train", "generator.lr",
                 "generator.weight_decay", "generator.warmup_ratio", "generator.batch_size",
-                "generator.max_length", "generator.packing", "generator.max_steps",
+                "generator.max_length", "generator.overlong", "generator.packing", "generator.max_steps",
                 "generator.val_examples", "seed", *TRAINER),
         derived=("stages.mode", "generator.path"),
         doc="SSFT weights in model/; stages.mode picks SSFT or sequential (the key records "

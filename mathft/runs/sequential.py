@@ -57,8 +57,9 @@ def train_sequential(cfg: DictConfig, model_cfg: Any, st: Step, logger: Any) -> 
     val = ssft_examples_from_config(cfg.data, "val")[: int(g.val_examples)]
     template = str(cfg.data.template)
     dm = SSFTDataModule(module.tokenizer, train, val, template=template,
-                        max_length=int(g.max_length), batch_size=int(g.batch_size),
-                        packing=bool(g.packing), seed=int(cfg.seed))
+                        max_length=int(g.max_length), overlong=str(g.overlong),
+                        batch_size=int(g.batch_size), packing=bool(g.packing),
+                        seed=int(cfg.seed))
     dm.setup("fit")
     stages_cfg = pipeline_stages(cfg, st)
     callback = SequentialStages.from_config(

@@ -156,8 +156,9 @@ def _train_ssft(cfg: DictConfig, model_cfg: Any, st: Step, logger: Any) -> dict[
     train = ssft_examples_from_config(cfg.data, "train")
     val = ssft_examples_from_config(cfg.data, "val")[: int(g.val_examples)]
     dm = SSFTDataModule(module.tokenizer, train, val, template=str(cfg.data.template),
-                        max_length=int(g.max_length), batch_size=int(g.batch_size),
-                        packing=bool(g.packing), seed=int(cfg.seed))
+                        max_length=int(g.max_length), overlong=str(g.overlong),
+                        batch_size=int(g.batch_size), packing=bool(g.packing),
+                        seed=int(cfg.seed))
     ckpt = st.dir / "ckpt"
     trainer = _trainer(cfg, int(g.max_steps), ckpt, logger)
     trainer.fit(module, datamodule=dm, ckpt_path=_resume_path(ckpt))
@@ -165,8 +166,9 @@ def _train_ssft(cfg: DictConfig, model_cfg: Any, st: Step, logger: Any) -> dict[
                      merge_lora=bool(cfg.finetune.get("merge_on_export", True)),
                      metadata={"step": st.hash, "global_step": trained_steps(trainer)})
     metrics = fit_metrics(trainer)
+    too_long = {split: stats.truncated for split, stats in dm.stats.items()}
     return {"global_step": trained_steps(trainer), "n_train": len(train), "n_val": len(val),
-            "metrics": metrics}
+            "too_long": too_long, "overlong": str(g.overlong), "metrics": metrics}
 
 
 def load_for_inference(path: str, model_cfg: Any) -> tuple[Any, Any]:

@@ -80,6 +80,7 @@ RULES: dict[str, Callable[[Any], str | None]] = {
     "generator.warmup_ratio": lambda v: _float(v, 0.0, 1.0),
     "generator.batch_size": lambda v: _int(v, 1),
     "generator.max_length": lambda v: _int(v, 8),
+    "generator.overlong": _one_of(("truncate", "drop")),
     "generator.packing": _bool,
     "generator.max_steps": lambda v: _int(v, 1),
     "generator.val_examples": lambda v: _int(v, 0),

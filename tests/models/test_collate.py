@@ -47,6 +47,21 @@ def test_truncation_counted_and_warned_once(make_examples, tokenizer, caplog):
     assert sum("truncated" in r.message for r in caplog.records) == 2  # one warning per call
 
 
+def test_overlong_drop_keeps_only_whole_examples(make_examples, tokenizer, caplog):
+    exs = make_examples(4, reps=8)
+    full = [tokenize_example(e, tokenizer)[0] for e in exs]
+    limit = sorted(len(t) for t in full)[1]
+    with caplog.at_level(logging.WARNING, logger="mathft.data.collate"):
+        toks, stats = tokenize_examples(exs, tokenizer, max_length=limit, overlong="drop")
+    fits = [t for t in full if len(t) <= limit]
+    assert toks == fits and len(fits) >= 1 and stats.truncated == 4 - len(fits)
+    # every kept example ends with its EOS: nothing was cut
+    assert all(t.labels[-1] == tokenizer.eos_token_id for t in toks)
+    assert any("left out (overlong=drop)" in r.message for r in caplog.records)
+    with pytest.raises(ValueError, match="overlong must be one of"):
+        tokenize_example(exs[0], tokenizer, max_length=limit, overlong="cut")
+
+
 def test_collator_pads_right_and_masks_padding(tokenizer, examples):
     toks, _ = tokenize_examples(examples, tokenizer)
     b = SSFTCollator(tokenizer.pad_token_id)(toks)
