@@ -143,6 +143,21 @@ def vs_maj1(row: Mapping[str, Any]) -> Estimate:
                     int(row.get("n_problems", 0)), signed=True)
 
 
+MEANING: dict[str, str] = {
+    "Pass@1": "Pass@1: the greedy solution's answer is correct",
+    "Pass@N": "Pass@N: at least one of the N samples is correct (the ceiling of any selection)",
+    "Maj1@N": "Maj1@N: the most voted answer cluster is correct (majority vote, no evaluator)",
+    "majk": "MajK: a correct cluster is among the K most voted",
+    "maj1": "Maj1: majority vote over the N samples' answer clusters",
+    "rr_all": "RR.All: the evaluator's highest-scored sample of all N (cost 1.0)",
+    "rr_topk": "RR.Top-K (SCR): the highest-scored sample within the K most voted clusters",
+    "wrr": "W.RR: the cluster with the largest sum of evaluator scores",
+    "wrr_topk": "W.RR.Top-K: W.RR restricted to the K most voted clusters",
+    "maj1_topn": "Maj1.TopN: majority vote over the evaluator's N best-scored samples",
+}
+"""One line per metric name (generation rows) or strategy (re-ranking rows): what it means."""
+
+
 def cell_tables(metrics: Mapping[str, Any], title: str) -> list[Table]:
     """The cell's generation table and, when scored, its re-ranking table."""
     n = metrics["n_samples"]
@@ -150,6 +165,12 @@ def cell_tables(metrics: Mapping[str, Any], title: str) -> list[Table]:
                 "problems, %, 95% bootstrap CI)", ["metric", "accuracy"])
     for name, row in metrics["generation"].items():
         gen.add_row(name.replace("@N", f"@{n}"), est(row))
+        meaning = MEANING.get(name)
+        if meaning is None and name.startswith("Maj"):  # MajK@N with the config's K
+            k = name[3:].split("@")[0]
+            meaning = MEANING["majk"].replace("MajK", f"Maj{k}@N").replace(" K ", f" {k} ")
+        if meaning:
+            gen.notes.append(meaning.replace("@N", f"@{n}").replace("N samples", f"{n} samples"))
     tables = [gen]
     if metrics["rerank"]:
         rr = Table("rerank", f"{title}: re-ranking strategies (N={n}, %, 95% CI)",
@@ -160,6 +181,10 @@ def cell_tables(metrics: Mapping[str, Any], title: str) -> list[Table]:
             chosen = metrics["selection"].get(strat)
             rr.add_row(name, est(row), Number(float(row["cost_ratio"])), vs_maj1(row),
                        _chosen(chosen))
+            if strat in MEANING:
+                rr.notes.append(MEANING[strat])
+        rr.notes.append("evaluator cost: candidates scored by the evaluator, as a fraction of "
+                        "all N (RR.All = 1.0); vs Maj1: paired difference on the same problems.")
         rr.notes.append("'chosen on val': K (or N) selected on the validation problems and its "
                         "test accuracy; the fixed-K row uses the config's K.")
         tables.append(rr)
