@@ -124,7 +124,9 @@ def _memoise_problems() -> None:
         return list(memo[k])
 
     load._memo = True  # type: ignore[attr-defined]
-    mixtures.load_eval_problems = load
+    for mod in list(sys.modules.values()):
+        if mod is not None and getattr(mod, "load_eval_problems", None) is orig:
+            mod.load_eval_problems = load  # type: ignore[attr-defined]
 
 
 def dump(out: Path) -> None:

@@ -97,7 +97,8 @@ TABLE: list[tuple[list[str], str, set[str]]] = [
     ([], "run.ckpt_every_n_steps=3", set()),
     ([], "run.keep_checkpoints=true", set()),
     ([], "trainer.log_every_n_steps=5", set()),
-    ([], "trainer.max_steps=7", set()),
+    ([], "sampling=n16", {S}),  # the user's sampling option wins over the scale's N
+    (["stages=sequential"], "stages.seed=1", {G}),
     ([], "experiment_name=other", set()),
     ([], "eval.test.limit=3", set()),  # reaches the samples key through the problems' content
 ]
