@@ -17,8 +17,8 @@ from omegaconf import OmegaConf
 
 from mathft.runs import keys
 from mathft.runs.cache import config_hash
+from mathft.runs.cell import greedy_sampling
 from mathft.runs.lifecycle import CONF_DIR
-from mathft.runs.pipeline import greedy_sampling
 from mathft.runs.steps import decoding
 
 STEPS = ("generator", "samples", "greedy", "evaluator", "scores", "metrics")
