@@ -16,7 +16,7 @@ from mathft.runs.lifecycle import CONF_DIR, hydra_main
 
 @hydra.main(config_path=CONF_DIR, config_name="pipeline", version_base="1.3")
 def main(cfg: DictConfig) -> Any:
-    from mathft.runs.pipeline import run_cell  # heavy (torch, Lightning): not for --help
+    from mathft.runs.cell import run_cell  # heavy (torch, Lightning): not for --help
 
     return hydra_main(run_cell)(cfg)
 

@@ -3,8 +3,30 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
+from typing import Any
+
+import pytest
 
 os.environ.setdefault("WANDB_MODE", "offline")
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+
+@pytest.fixture(scope="session")
+def group_option() -> Callable[..., Any]:
+    """``group_option("prompt", "fewshot_math", *overrides)``: that conf/ option as a run
+    composes it (its defaults list and schema applied, interpolations such as
+    ``${data.template}`` resolved against the whole config), as a plain mapping."""
+    from hydra import compose, initialize_config_dir
+    from omegaconf import OmegaConf
+
+    from mathft.runs.lifecycle import CONF_DIR
+
+    def get(group: str, option: str, *overrides: str) -> Any:
+        with initialize_config_dir(config_dir=CONF_DIR, version_base="1.3"):
+            cfg = compose("pipeline", overrides=[f"{group}={option}", *overrides])
+        return OmegaConf.to_container(cfg[group.split("@")[-1]], resolve=True)
+
+    return get

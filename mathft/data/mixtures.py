@@ -26,7 +26,7 @@ from mathft.data.splits import assert_no_test_overlap, gsm8k_split, math_split
 from mathft.records import Problem, SolutionExample
 
 __all__ = [
-    "MIXTURES", "SOURCES", "apply_weights", "build_ssft_examples", "eval_problems_from_config",
+    "MIXTURES", "SOURCES", "apply_weights", "build_ssft_examples",
     "load_eval_problems", "ssft_examples_from_config",
 ]
 
@@ -222,16 +222,4 @@ def ssft_examples_from_config(cfg: Any, split: str = "train") -> list[SolutionEx
         gsm8k_n_val=int(_get(cfg, "gsm8k_n_val", 500)),
         gsm8k_strip_calculator=bool(_get(cfg, "gsm8k_strip_calculator", True)),
         limit=_get(cfg, "limit_train" if split == "train" else "limit_val"),
-    )
-
-
-def eval_problems_from_config(cfg: Any) -> list[Problem]:
-    """:func:`load_eval_problems` driven by the ``eval`` node of a ``conf/data/*.yaml``."""
-    ev = _get(cfg, "eval") or {}
-    levels = _get(ev, "levels")
-    return load_eval_problems(
-        _get(ev, "name", "math500"), _get(ev, "split", "test"), _get(ev, "limit"),
-        None if levels is None else [int(x) for x in levels],
-        seed=int(_get(cfg, "seed", 0)), n_val=int(_get(cfg, "n_val", 1000)),
-        gsm8k_n_val=int(_get(cfg, "gsm8k_n_val", 500)),
     )

@@ -1,6 +1,6 @@
 """Token budget of one experiment cell, from its config alone (no data or model loaded).
 
-For each step of :func:`mathft.runs.pipeline.run_cell` (generator, the sample steps, the
+For each step of :func:`mathft.runs.cell.run_cell` (generator, the sample steps, the
 evaluator, the score steps) :func:`estimate_budget` counts
 
 - ``train_tokens``: tokens through forward + backward (optimizer steps x global batch x
@@ -116,7 +116,7 @@ def estimate_budget(cfg: Any, assumptions: Assumptions | None = None, *,
                     devices: int | None = None) -> list[StepBudget]:
     """Per-step token counts of one cell of ``cfg`` (a composed pipeline config or a mapping).
 
-    Steps follow :func:`mathft.runs.pipeline.run_cell`: ``generator`` (absent when
+    Steps follow :func:`mathft.runs.cell.run_cell`: ``generator`` (absent when
     ``generator.train=false``), ``sample:test_greedy`` (when ``eval.greedy``), ``sample:test``,
     and with ``evaluator.enabled``: ``sample:val``, ``sample:evaluator_train``, ``evaluator``,
     ``score:test``, ``score:val``. A sequential cell counts its stages' steps (sampling inside

@@ -1,6 +1,6 @@
 """What the ``mathft.train`` / ``mathft.sample`` / ``mathft.evaluate`` entry points run.
 
-Each is one or more steps of :mod:`mathft.runs.pipeline`, through the same step cache, so a
+Each is one or more steps of :mod:`mathft.runs.cell`, through the same step cache, so a
 model trained by ``mathft.train`` is the one ``mathft.sample`` and ``mathft.pipeline`` reuse.
 """
 
@@ -13,9 +13,9 @@ from typing import Any
 from omegaconf import DictConfig
 
 from mathft.reporting.tables import log_tables, to_markdown
-from mathft.runs import report, steps
+from mathft.runs import quality, report, steps
+from mathft.runs.cell import evaluator_steps, greedy_sampling, run_cell
 from mathft.runs.lifecycle import Loggers
-from mathft.runs.pipeline import evaluator_steps, greedy_sampling, run_cell
 from mathft.runs.validate import validate
 
 log = logging.getLogger(__name__)
@@ -67,10 +67,8 @@ def sample(cfg: DictConfig, loggers: Loggers, out_dir: Path) -> dict[str, Any]:
 
 def evaluate(cfg: DictConfig, loggers: Loggers, out_dir: Path) -> dict[str, Any]:
     """Metrics and tables from explicit stores (``stores.*``), or the whole cell."""
-    if cfg.get("quality") is not None:  # experiment=evaluator_quality
-        from mathft.runs.quality import run as quality_run
-
-        return quality_run(cfg, loggers, out_dir)
+    if cfg.quality is not None:  # experiment=evaluator_quality
+        return quality.run(cfg, loggers, out_dir)
     st = cfg.stores
     if not st.test:
         return run_cell(cfg, loggers, out_dir)

@@ -29,7 +29,7 @@ from omegaconf import DictConfig, ListConfig, OmegaConf
 
 from mathft.runs.cache import to_plain
 
-KEYS_VERSION = 2
+KEYS_VERSION = 3
 """Bumped when a key's layout or a step's semantics change: every older step is recomputed."""
 
 MODEL = ("model.name_or_path", "model.dtype", "model.attn_implementation",
@@ -50,6 +50,11 @@ DATA = (
 SAMPLING = ("sampling.engine", "sampling.precision", "sampling.n", "sampling.temperature", "sampling.top_p",
             "sampling.max_new_tokens", "sampling.seed", "sampling.greedy",
             "sampling.stop_on_answer", "sampling.stop")
+
+
+MODULE_WIRING = ("which LightningModule a training step builds, wired to keyed settings: "
+                 "_target_ is fixed by the step kind (stages.mode, in the key) and every other "
+                 "leaf interpolates a keyed setting (mathft.runs.validate checks both)")
 
 
 @dataclass(frozen=True)
@@ -113,19 +118,17 @@ IGNORED: dict[str, str] = {
     "model.name": "a display label (cells, tables); the weights come from name_or_path",
     "model.cache_dir": "where converted embedded models are cached",
     "model.gradient_checkpointing": "recomputes activations in backward: same gradients",
-    "model.max_length": "read by no step (generator.max_length / evaluator.max_length are)",
-    "data.eval.*": "not read by the pipeline: eval.test/val/evaluator_train choose problems",
     "sampling.batch_size": "rows per forward pass of sampling",
     "sampling.shard": "a job-array slice: its own step directory under the full step's key; "
                       "merged shards equal the unsharded store",
     "evaluator.score_shard": "a scoring job-array slice (as sampling.shard)",
     "evaluator.score_batch_size": "rows per forward pass of scoring",
-    "trainer.max_steps": "replaced by generator.max_steps / evaluator.max_steps",
+    "stages.module.*": MODULE_WIRING,
+    "evaluator.module.*": MODULE_WIRING,
     "trainer.log_every_n_steps": "logging cadence",
     "trainer.enable_progress_bar": "progress display",
     "trainer.enable_model_summary": "log output",
     "trainer.num_sanity_val_steps": "a validation pass before training; no weight update",
-    "trainer.default_root_dir": "replaced by the step directory",
     "logger.*": "where metrics are logged",
     "run.cache_dir": "where the steps live",
     "run.ckpt_every_n_steps": "resume-point cadence; resume is exact",
@@ -137,15 +140,6 @@ IGNORED: dict[str, str] = {
     "stores.*": "mathft.evaluate reads these files directly (no step)",
     "quality.*": "the evaluator-quality sweep (mathft.evaluate) is computed from stores on "
                  "every run, never cached; it changes no step",
-    "stages.candidates.sampling.*": "the pipeline uses sampling.* instead",
-    "stages.candidates.num_problems": "the pipeline uses the eval.evaluator_train problems",
-    "stages.candidates.store": "where the in-run candidate store lives",
-    "stages.candidates.model_id": "a label written into the in-run store",
-    "stages.export.dir": "the pipeline exports into the step directory",
-    "stages.evaluator_data.n_per_problem": "the pipeline uses evaluator.n_per_problem",
-    "stages.evaluator_data.balance": "the pipeline uses evaluator.balance",
-    "stages.evaluator_data.batch_size": "the pipeline uses evaluator.batch_size",
-    "stages.evaluator_data.max_length": "the pipeline uses evaluator.max_length",
 }
 
 

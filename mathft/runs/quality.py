@@ -29,9 +29,11 @@ from mathft.reporting.tables import to_markdown, write_table
 from mathft.rerank.candidates import ProblemCandidates
 from mathft.rerank.metrics import evaluate_many
 from mathft.rerank.quality import pooled_auc, quality_sweep, within_problem_auc
-from mathft.runs import report
+from mathft.runs import report, steps
 from mathft.runs.cache import to_plain
+from mathft.runs.cell import evaluator_model_cfg, evaluator_steps
 from mathft.runs.lifecycle import Loggers
+from mathft.runs.problems import problem_set
 
 log = logging.getLogger(__name__)
 
@@ -57,20 +59,16 @@ def load_stores(cfg: DictConfig, loggers: Loggers) -> Loaded:
                                          _file(st.test_scores, "stores.test_scores"))
                   if st.get("test_scores") else None)
         return test, val, scored, {"stores": to_plain(st)}
-    from mathft.runs import steps
-    from mathft.runs.pipeline import _evaluator_steps
-
-    gen_path, gen_st = steps.train_generator(cfg, cfg.model, loggers.get("generator"))
-    gen_id = gen_st.hash if gen_st else f"base:{cfg.model.name_or_path}"
-    test_p = steps.problem_set(cfg, "test")
+    gen_path, gen_id, _ = steps.generator(cfg, cfg.model, loggers.get("generator"))
+    test_p = problem_set(cfg, "test")
     test_st = steps.sample(cfg, gen_path, gen_id, cfg.model, test_p, cfg.sampling, "test")
     scores_st = None
-    if cfg.quality.get("trained_evaluator") and cfg.evaluator.enabled:
-        val_st, scores_st, _ = _evaluator_steps(cfg, gen_path, gen_id, test_p, test_st,
-                                                loggers, {})
+    if cfg.quality.trained_evaluator and cfg.evaluator.enabled:
+        val_st, ev_st = evaluator_steps(cfg, gen_path, gen_id, loggers)
+        scores_st = steps.score(cfg, ev_st, evaluator_model_cfg(cfg), test_st, test_p, "test")
     else:
-        val_p = steps.problem_set(cfg, "val")
-        val_st = steps.sample(cfg, gen_path, gen_id, cfg.model, val_p, cfg.sampling, "val")
+        val_st = steps.sample(cfg, gen_path, gen_id, cfg.model, problem_set(cfg, "val"),
+                              cfg.sampling, "val")
     source = {"generator": gen_id, "test": str(test_st.dir / "candidates.jsonl"),
               "val": str(val_st.dir / "candidates.jsonl"),
               "test_scores": str(scores_st.dir / "scores.jsonl") if scores_st else None}

@@ -12,14 +12,17 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping, Sequence
-from pathlib import Path
 from typing import Any
 
 import pytorch_lightning as pl
-from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 
+from mathft.data.datamodule import SSFTDataModule
+from mathft.data.evaluator_data import EvaluatorDataModule
+from mathft.data.mixtures import ssft_examples_from_config
+from mathft.models.export import export_generator
 from mathft.records import Problem
+from mathft.runs import training
 from mathft.runs.cache import Step, config_hash, to_plain
 from mathft.runs.distributed import trained_steps
 from mathft.runs.keys import (
@@ -29,7 +32,9 @@ from mathft.runs.keys import (
     samples_key,
     scores_key,
 )
+from mathft.runs.problems import problem_set, problems_key
 from mathft.runs.reuse import open_step, remove_checkpoint, reusable
+from mathft.runs.sequential_step import train_sequential
 
 log = logging.getLogger(__name__)
 
@@ -40,75 +45,6 @@ def _node(cfg: Any, key: str, default: Any = None) -> Any:
     return OmegaConf.select(cfg, key, default=default) if isinstance(cfg, DictConfig) else (
         cfg.get(key, default) if isinstance(cfg, Mapping) else default
     )
-
-
-def problem_set(cfg: DictConfig, which: str) -> list[Problem]:
-    """Problems of ``cfg.eval.<which>`` (``test``, ``val`` or ``evaluator_train``)."""
-    from mathft.data.mixtures import load_eval_problems
-
-    node = cfg.eval[which]
-    levels = node.get("levels")
-    problems = load_eval_problems(
-        node.name, node.split, node.get("limit"),
-        None if levels is None else [int(x) for x in levels],
-        seed=int(cfg.data.seed), n_val=int(cfg.data.n_val),
-        gsm8k_n_val=int(cfg.data.get("gsm8k_n_val", 500)),
-        path=None if node.get("path") is None else str(node.path),
-    )
-    if not problems:
-        raise ValueError(
-            f"eval.{which} selects no problems ({to_plain(node)}): check limit and levels "
-            "(a levels filter drops problems that have no level)")
-    return problems
-
-
-def problems_key(problems: Sequence[Problem]) -> dict[str, Any]:
-    """Identity of a problem set by content: its size and a hash of (uid, problem, answer)."""
-    return {"n": len(problems),
-            "sha": config_hash([[p.uid, p.problem, p.answer] for p in problems], length=16)}
-
-
-def _trainer(cfg: DictConfig, max_steps: int, ckpt_dir: Path, logger: Any,
-             extra_callbacks: Sequence[pl.Callback] = ()) -> pl.Trainer:
-    """A Trainer from ``cfg.trainer`` that checkpoints ``last.ckpt`` every ``ckpt_every`` steps."""
-    from pytorch_lightning.callbacks import LearningRateMonitor, ModelCheckpoint
-
-    from mathft.runs.distributed import StepCounter
-
-    every = int(cfg.run.ckpt_every_n_steps)
-    callbacks: list[pl.Callback] = [
-        ModelCheckpoint(dirpath=str(ckpt_dir), save_last=True, save_top_k=0,
-                        every_n_train_steps=every),
-        StepCounter(),  # global_step back from ddp_spawn workers
-        *extra_callbacks,
-    ]
-    if logger:
-        callbacks.append(LearningRateMonitor(logging_interval="step"))
-    return instantiate(cfg.trainer, max_steps=max_steps, callbacks=callbacks,
-                       logger=logger if logger else False, default_root_dir=str(ckpt_dir.parent))
-
-
-def fit_metrics(trainer: pl.Trainer) -> dict[str, float]:
-    """The scalar metrics a fit ended with (recorded in the step's DONE.json)."""
-    from mathft.runs.distributed import STEP_METRIC
-
-    return {k: float(v) for k, v in trainer.callback_metrics.items()
-            if v.numel() == 1 and k != STEP_METRIC}
-
-
-def _resume_path(ckpt_dir: Path) -> str | None:
-    """``last.ckpt`` to resume from, if any; a damaged one is named, never silently replaced."""
-    import zipfile
-
-    last = ckpt_dir / "last.ckpt"
-    if not last.exists():
-        return None
-    if not zipfile.is_zipfile(last):
-        raise RuntimeError(
-            f"checkpoint {last} is damaged (not a complete torch zip archive, "
-            f"{last.stat().st_size} bytes): delete it to restart this step from scratch, "
-            "or restore it from a backup")
-    return str(last)
 
 
 def generator(cfg: DictConfig, model_cfg: Any, logger: Any = None
@@ -133,8 +69,6 @@ def generator(cfg: DictConfig, model_cfg: Any, logger: Any = None
             log.info("generator: reusing %s", st.dir)
             return str(out), st.hash, st
         if generator_kind(cfg) == "sequential":
-            from mathft.runs.sequential import train_sequential
-
             summary = train_sequential(cfg, model_cfg, st, logger)
         else:
             summary = _train_ssft(cfg, model_cfg, st, logger)
@@ -144,15 +78,9 @@ def generator(cfg: DictConfig, model_cfg: Any, logger: Any = None
 
 
 def _train_ssft(cfg: DictConfig, model_cfg: Any, st: Step, logger: Any) -> dict[str, Any]:
-    from mathft.data.datamodule import SSFTDataModule
-    from mathft.data.mixtures import ssft_examples_from_config
-    from mathft.models.export import export_generator
-    from mathft.models.ssft import SSFTModule
-
     g = cfg.generator
     pl.seed_everything(int(cfg.seed), workers=True)
-    module = SSFTModule(to_plain(model_cfg), to_plain(cfg.finetune), lr=float(g.lr),
-                        weight_decay=float(g.weight_decay), warmup_ratio=float(g.warmup_ratio))
+    module = training.build_module(cfg.stages.module, to_plain(model_cfg), cfg.finetune)
     train = ssft_examples_from_config(cfg.data, "train")
     val = ssft_examples_from_config(cfg.data, "val")[: int(g.val_examples)]
     dm = SSFTDataModule(module.tokenizer, train, val, template=str(cfg.data.template),
@@ -160,12 +88,12 @@ def _train_ssft(cfg: DictConfig, model_cfg: Any, st: Step, logger: Any) -> dict[
                         batch_size=int(g.batch_size), packing=bool(g.packing),
                         seed=int(cfg.seed))
     ckpt = st.dir / "ckpt"
-    trainer = _trainer(cfg, int(g.max_steps), ckpt, logger)
-    trainer.fit(module, datamodule=dm, ckpt_path=_resume_path(ckpt))
+    trainer = training.build_trainer(cfg, int(g.max_steps), ckpt, logger)
+    trainer.fit(module, datamodule=dm, ckpt_path=training.resume_path(ckpt))
     export_generator(module, module.tokenizer, st.dir / "model",
                      merge_lora=bool(cfg.finetune.get("merge_on_export", True)),
                      metadata={"step": st.hash, "global_step": trained_steps(trainer)})
-    metrics = fit_metrics(trainer)
+    metrics = training.fit_metrics(trainer)
     too_long = {split: stats.truncated for split, stats in dm.stats.items()}
     return {"global_step": trained_steps(trainer), "n_train": len(train), "n_val": len(val),
             "too_long": too_long, "overlong": str(g.overlong), "metrics": metrics}
@@ -259,9 +187,6 @@ def train_evaluator(cfg: DictConfig, model_cfg: Any, gen_path: str, gen_id: str,
     ``evaluator.init=generator`` starts from that generator (``gen_path``, keyed by ``gen_id``);
     ``base`` from the pre-trained ``model_cfg``.
     """
-    from mathft.data.evaluator_data import EvaluatorDataModule
-    from mathft.models.evaluator import EvaluatorModule
-    from mathft.models.export import export_generator
     from mathft.sampling.shards import require_full
     from mathft.sampling.store import CandidateStore
 
@@ -280,9 +205,7 @@ def train_evaluator(cfg: DictConfig, model_cfg: Any, gen_path: str, gen_id: str,
         pl.seed_everything(int(cfg.seed), workers=True)
         spec = {**to_plain(model_cfg), "name_or_path": gen_path} if from_gen else \
             to_plain(model_cfg)
-        module = EvaluatorModule(spec, to_plain(cfg.finetune), objective=to_plain(cfg.objective),
-                                 lr=float(e.lr), weight_decay=float(e.weight_decay),
-                                 warmup_ratio=float(e.warmup_ratio))
+        module = training.build_module(e.module, spec, cfg.finetune)
         train_c = CandidateStore(train_st.dir / "candidates.jsonl", repair=False).by_problem()
         val_c = CandidateStore(val_st.dir / "candidates.jsonl", repair=False).by_problem()
         dm = EvaluatorDataModule(
@@ -291,12 +214,12 @@ def train_evaluator(cfg: DictConfig, model_cfg: Any, gen_path: str, gen_id: str,
             balance=bool(e.balance), batch_size=int(e.batch_size), max_length=int(e.max_length),
             val_max_per_problem=e.get("val_max_per_problem"), seed=int(cfg.seed))
         ckpt = st.dir / "ckpt"
-        trainer = _trainer(cfg, int(e.max_steps), ckpt, logger)
-        trainer.fit(module, datamodule=dm, ckpt_path=_resume_path(ckpt))
+        trainer = training.build_trainer(cfg, int(e.max_steps), ckpt, logger)
+        trainer.fit(module, datamodule=dm, ckpt_path=training.resume_path(ckpt))
         export_generator(module, module.tokenizer, st.dir / "model",
                          merge_lora=bool(cfg.finetune.get("merge_on_export", True)),
                          metadata={"step": st.hash, "objective": to_plain(cfg.objective)})
-        metrics = fit_metrics(trainer)
+        metrics = training.fit_metrics(trainer)
         st.mark_done({"global_step": trained_steps(trainer),
                       "counts": to_plain(getattr(dm, "stats", None) or {}), "metrics": metrics})
         remove_checkpoint(st, bool(cfg.run.get("keep_checkpoints", False)))

@@ -85,16 +85,21 @@ CONF = Path(__file__).resolve().parents[2] / "conf" / "stages" / "sequential.yam
 
 def stage_config(steps: tuple[int, int, int] = (3, 3, 2), joint_alpha: float = 0.0,
                  stage3_epochs: float | None = None) -> dict[str, Any]:
-    """conf/stages/sequential.yaml scaled down to a tiny run."""
-    cfg = OmegaConf.to_container(OmegaConf.load(CONF), resolve=True)
+    """conf/stages/sequential.yaml scaled down to a tiny run, completed with what the pipeline
+    takes from its other settings (mathft.runs.sequential_step.stages_config)."""
+    cfg = OmegaConf.to_container(OmegaConf.load(CONF))
+    cfg = {k: v for k, v in cfg.items() if k not in ("defaults", "module")}
     for st, n in zip(cfg["stages"], steps):
         st["steps"] = n
     cfg["stages"][1]["joint_alpha"] = joint_alpha
     if stage3_epochs:
         cfg["stages"][2].update(steps=None, epochs=stage3_epochs)
-    cfg["candidates"].update(num_problems=N_PROBLEMS)
-    cfg["candidates"]["sampling"].update(n=N_SAMPLES, max_new_tokens=12)
-    cfg["evaluator_data"].update(n_per_problem=N_SAMPLES, batch_size=2, max_length=96)
+    cfg["candidates"].update(num_problems=N_PROBLEMS, sampling={
+        "n": N_SAMPLES, "temperature": 0.9, "top_p": 0.95, "max_new_tokens": 12, "seed": 0,
+        "greedy": False, "stop_on_answer": True, "batch_size": 8})
+    cfg["evaluator_data"].update(n_per_problem=N_SAMPLES, balance=True, batch_size=2,
+                                 max_length=96)
+    cfg["export"]["dir"] = "generator"
     return cfg
 
 

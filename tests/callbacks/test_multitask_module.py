@@ -106,24 +106,37 @@ def test_stage_spec_validation():
         parse_stages([{"name": "g", "kind": "generator", "steps": 1}] * 2)
 
 
-@pytest.mark.parametrize("name,kinds", [("sequential", ["generator", "evaluator", "generator"]),
-                                        ("ssft", ["generator"]), ("evaluator", ["evaluator"])])
-def test_stage_configs(name, kinds):
-    cfg = OmegaConf.to_container(OmegaConf.load(CONF / f"{name}.yaml"))
-    specs = parse_stages(cfg["stages"])
-    assert [s.kind for s in specs] == kinds
-    assert all(s.joint_alpha == 0.0 for s in specs)  # the joint variant is off by default
-    if name == "sequential":
-        assert [s.steps for s in specs][2] == 200  # paper: stage 3 converges in ~200 steps
-        assert cfg["candidates"]["sampling"]["temperature"] == 0.9
-
-
-def test_sequential_config_builds_the_callback(module):
+def test_stage_configs():
+    """conf/stages/: the sequential stages parse; each option names its generator module."""
     cfg = OmegaConf.to_container(OmegaConf.load(CONF / "sequential.yaml"))
+    specs = parse_stages(cfg["stages"])
+    assert [s.kind for s in specs] == ["generator", "evaluator", "generator"]
+    assert all(s.joint_alpha == 0.0 for s in specs)  # the joint variant is off by default
+    assert [s.steps for s in specs][2] == 200  # paper: stage 3 converges in ~200 steps
+    assert cfg["module"]["_target_"] == "mathft.models.multitask.MultiTaskModule"
+    ssft = OmegaConf.load(CONF / "ssft.yaml")
+    assert ssft.module._target_ == "mathft.models.ssft.SSFTModule"
+    assert OmegaConf.load(CONF / "evaluator.yaml").defaults[0] == "ssft"  # same generator
+
+
+def test_sequential_config_builds_the_callback(module, tmp_path):
+    """The pipeline's stages config (conf/stages/sequential.yaml completed from sampling,
+    evaluator and the scale by mathft.runs.sequential_step.stages_config) builds the callback."""
+    from types import SimpleNamespace
+
+    from hydra import compose, initialize_config_dir
+
+    from mathft.runs.lifecycle import CONF_DIR
+    from mathft.runs.sequential_step import stages_config
+
+    with initialize_config_dir(config_dir=CONF_DIR, version_base="1.3"):
+        composed = compose("pipeline", overrides=["stages=sequential", "sampling.n=16"])
+    cfg = stages_config(composed, SimpleNamespace(dir=tmp_path))
     cb = SequentialStages.from_config(cfg, tokenizer=module.tokenizer, generator_data=lambda: None,
                                       train_problems=problems(5), objective="margin")
     assert len(cb.candidates.problems) == 5 and cb.candidates.params.n == 16
-    assert cb.lengths == [1000, 500, 200] and cb.export_dir == "generator"
+    assert cb.lengths == [40, 40, 20]  # generator.sequential_steps of conf/scale/cpu.yaml
+    assert cb.export_dir == str(tmp_path / "model")
     with pytest.raises(ValueError, match="unknown keys"):
         SequentialStages.from_config({**cfg, "stage": []}, tokenizer=module.tokenizer,
                                      generator_data=lambda: None, train_problems=problems())

@@ -12,7 +12,6 @@ from mathft.data.mixtures import (
     MIXTURES,
     apply_weights,
     build_ssft_examples,
-    eval_problems_from_config,
     load_eval_problems,
     ssft_examples_from_config,
 )
@@ -117,24 +116,25 @@ def test_eval_problems() -> None:
 
 
 def test_config_group_composes_and_drives_the_builders() -> None:
+    """Each data option, composed as a run composes it, drives the SSFT builders; the options
+    extend conf/data/math.yaml, so they all have its keys and differ in what they state."""
     from hydra import compose, initialize_config_dir
+
+    from mathft.data.templates import SSFT_PROMPT
+    from mathft.runs.lifecycle import CONF_DIR
 
     files = sorted(p.stem for p in CONF.glob("*.yaml"))
     assert files == ["gsm8k", "math", "math_prm800k", "math_prm800k_weighted", "prm800k"]
     keysets = []
-    with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
+    with initialize_config_dir(config_dir=CONF_DIR, version_base="1.3"):
         for name in files:
-            cfg = compose(config_name=name)
-            keysets.append((set(cfg), set(cfg.eval)))
-            assert cfg.template == "Problem:\n{problem}\n\nSolution:"
-            small = dict(cfg)
-            small.update(limit_train=8, limit_val=4)
-            assert len(ssft_examples_from_config(small, "train")) == 8
-            assert len(ssft_examples_from_config(small, "val")) == 4
-            ev = dict(cfg.eval)
-            ev.update(limit=5, levels=None if name == "gsm8k" else [1, 2])
-            probs = eval_problems_from_config({**dict(cfg), "eval": ev})
-            assert len(probs) == 5
-        weighted = compose(config_name="math_prm800k_weighted")
+            cfg = compose("pipeline", overrides=[f"data={name}", "data.limit_train=8",
+                                                 "data.limit_val=4"]).data
+            keysets.append(set(cfg))
+            assert cfg.mixture == name.removesuffix("_weighted")
+            assert cfg.template == SSFT_PROMPT
+            assert len(ssft_examples_from_config(cfg, "train")) == 8
+            assert len(ssft_examples_from_config(cfg, "val")) == 4
+        weighted = compose("pipeline", overrides=["data=math_prm800k_weighted"]).data
     assert all(k == keysets[0] for k in keysets)
     assert dict(weighted.weights) == {"math": 1.0, "prm800k": 0.5}

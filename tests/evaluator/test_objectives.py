@@ -7,7 +7,6 @@ from pathlib import Path
 
 import pytest
 import torch
-from omegaconf import OmegaConf
 
 from mathft.models.objectives import (
     Objective,
@@ -122,11 +121,10 @@ def test_objective_combines_terms():
     assert float(bt["loss"]) == pytest.approx(-math.log(sig(1.5 - 0.7)), abs=1e-6)
 
 
-def test_objective_configs_load():
+def test_objective_configs_load(group_option):
     names = {}
     for path in sorted(CONF.glob("*.yaml")):
-        cfg = OmegaConf.to_container(OmegaConf.load(path))
-        names[path.stem] = Objective.from_config(cfg)
+        names[path.stem] = Objective.from_config(group_option("objective", path.stem))
     assert {k: v.name for k, v in names.items()} == {
         "xent": "xent", "margin": "margin", "bt": "bt", "xent_margin": "xent+margin"}
     assert names["xent"].normalize == "vocab"

@@ -15,13 +15,12 @@ MODELS = sorted(p.stem for p in (CONF / "model").glob("*.yaml"))
 
 
 @pytest.mark.parametrize("name", MODELS)
-def test_model_config_keys(name):
-    with initialize_config_dir(str(CONF), version_base="1.3"):
-        cfg = compose(config_name=None, overrides=[f"+model={name}", "+finetune=lora"])
-    model = OmegaConf.to_container(cfg.model)
-    assert set(model) <= set(MODEL_DEFAULTS) | {"max_length", "name"}
-    assert model["name_or_path"] and model["max_length"] > 0
-    assert cfg.finetune.method == "lora" and cfg.finetune.r > 0
+def test_model_config_keys(name, group_option):
+    model = group_option("model", name)
+    assert set(model) == set(MODEL_DEFAULTS) | {"name"}
+    assert model["name_or_path"]
+    finetune = group_option("finetune", "lora")
+    assert finetune["method"] == "lora" and finetune["r"] > 0
 
 
 def test_expected_configs_present():
@@ -30,12 +29,18 @@ def test_expected_configs_present():
     assert {p.stem for p in (CONF / "finetune").glob("*.yaml")} >= {"full", "lora"}
 
 
-def test_tiny_config_builds_module():
-    from mathft.models.ssft import SSFTModule
+def test_tiny_config_builds_module(group_option):
+    """The generator's module node (conf/stages/ssft.yaml) builds an SSFTModule, as the
+    pipeline's generator step builds it (mathft.runs.training.build_module)."""
 
-    with initialize_config_dir(str(CONF), version_base="1.3"):
-        cfg = compose(config_name=None, overrides=["+model=tiny", "+finetune=full"])
-    module = SSFTModule(cfg.model, cfg.finetune)
+    from mathft.models.ssft import SSFTModule
+    from mathft.runs.lifecycle import CONF_DIR
+    from mathft.runs.training import build_module
+
+    with initialize_config_dir(config_dir=CONF_DIR, version_base="1.3"):
+        cfg = compose("pipeline", overrides=["model=tiny"])
+    module = build_module(cfg.stages.module, OmegaConf.to_container(cfg.model), cfg.finetune)
+    assert isinstance(module, SSFTModule) and module.hparams["lr"] == cfg.generator.lr
     assert module.hparams["model"]["name_or_path"] == "tiny"
     assert isinstance(module.hparams["model"], dict)  # plain containers in checkpoints
 

@@ -1,10 +1,12 @@
-"""Every yaml under conf/ composes with conf/pipeline.yaml, resolves fully and builds.
+"""Every yaml under conf/ composes with conf/pipeline.yaml, resolves fully and validates.
 
 The option lists are discovered by globbing conf/ (never hard-coded), so a new broken yaml
 fails here. Every experiment's ``hydra.sweeper.params`` grid is expanded and each cell
-composed as ``-m`` would. What is cheap to build is built (CPU trainer, loggers, prompt
-builders, sampling parameters, objectives, rerank strategies, data mixtures); GPU trainers
-are checked for their target and strategy only (no GPU here).
+composed as ``-m`` would. Each composition passes :func:`mathft.runs.validate.validate`
+(which builds the sampling parameters, objective, prompt builder, rerank strategies and
+stages); CPU trainers and loggers are instantiated, GPU trainers checked for their target and
+strategy only (no GPU here). A misspelled key or a wrong type fails at composition, naming
+the key, in every entry config (mathft/runs/schema.py).
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf, open_dict, read_write
 
 import mathft.runs.lifecycle  # noqa: F401  (registers the resolver of hydra.sweep.subdir)
+from mathft.data.templates import SSFT_PROMPT
 
 CONF = Path(__file__).resolve().parents[2] / "conf"
 MAIN_CONFIGS = ["pipeline", "train", "sample", "evaluate"]
@@ -104,36 +107,16 @@ def _resolve(cfg: DictConfig) -> dict[str, Any]:
 
 
 def _check_cell(cfg: DictConfig, tmp_path: Path) -> None:
-    """Build what a run builds from ``cfg`` without loading a model or data files."""
-    from mathft.data.mixtures import MIXTURES
-    from mathft.data.prompts import build_prompt_builder
-    from mathft.models.objectives import Objective
-    from mathft.rerank.strategies import Strategy
-    from mathft.sampling.engine import SamplingParams
+    """What a run checks before any work, and the job-directory interpolations."""
+    from mathft.runs.validate import validate
 
     plain = _resolve(cfg)
-    out = str(tmp_path / "job")
-    assert plain["trainer"]["default_root_dir"] == out
     if "save_dir" in plain["logger"]:
-        assert plain["logger"]["save_dir"] == out
+        assert plain["logger"]["save_dir"] == str(tmp_path / "job")
     assert plain["run"]["cache_dir"]
-    SamplingParams.from_mapping({k: v for k, v in plain["sampling"].items() if k != "name"})
-    Objective.from_config(plain["objective"])
-    assert plain["prompt"]["_target_"] == "mathft.data.prompts.PromptBuilder"
-    build_prompt_builder(plain["prompt"])
-    for name in plain["rerank"]["strategies"]:
-        Strategy(name)
-    assert plain["data"]["mixture"] in MIXTURES
-    extra = set(plain["data"].get("weights") or {}) - set(MIXTURES[plain["data"]["mixture"]])
-    assert not extra, f"data.weights for sources not in the mixture: {extra}"
-    assert plain["stages"]["mode"] in ("ssft", "sequential", "evaluator")
-    for model_key in ("model", "evaluator_model"):
-        assert plain[model_key]["name_or_path"], model_key
-    for which in ("test", "val", "evaluator_train"):
-        assert set(plain["eval"][which]) >= {"name", "split", "limit", "levels"}
-    seq = plain["generator"].get("sequential_steps")
-    if plain["stages"]["mode"] == "sequential" and seq is not None:
-        assert len(seq) == len(plain["stages"]["stages"]), "sequential_steps vs stages"
+    validate(cfg)
+    # one home: every prompt samples in the SSFT training template's frame
+    assert plain["prompt"]["template"] == plain["data"]["template"] == SSFT_PROMPT
 
 
 @pytest.mark.parametrize("config", MAIN_CONFIGS)
@@ -212,16 +195,68 @@ def test_sweep_subdir_is_a_valid_file_name(tmp_path: Path) -> None:
     assert short_dirname("x" * 300) != short_dirname("x" * 299 + "y")
 
 
-def test_broken_yaml_fails_composition(tmp_path: Path) -> None:
-    """The checks above do fail on a bad option: an unknown sampling key, an unknown objective."""
-    from mathft.models.objectives import Objective
+# (override, the key Hydra's message must name): a misspelled key, a wrong type
+BAD_OVERRIDES = [
+    ("sampling.temprature=0.5", "sampling.temprature"),
+    ("generator.max_step=3", "generator.max_step"),
+    ("data.mixtur=math", "data.mixtur"),
+    ("sampling.n=abc", "sampling.n"),
+    ("generator.lr=fast", "generator.lr"),
+    ("eval.test.limit=ten", "eval.test.limit"),
+    ("prompt.kk=3", "prompt.kk"),
+    ("prompt.k=3", "prompt.k"),  # the ssft prompt has no k (the few-shot prompts do)
+    ("finetune.r=8", "finetune.r"),  # full fine-tuning has no LoRA rank
+]
 
-    cfg = _compose(["+sampling.nucleus=0.9"], tmp_path)
-    with pytest.raises(ValueError, match="nucleus"):
-        _check_cell(cfg, tmp_path)
-    cfg = _compose(["objective.name=hinge"], tmp_path)
-    with pytest.raises(ValueError, match="hinge"):
-        Objective.from_config(_resolve(cfg)["objective"])
+
+@pytest.mark.parametrize("config", MAIN_CONFIGS)
+@pytest.mark.parametrize(("override", "key"), BAD_OVERRIDES, ids=[o for o, _ in BAD_OVERRIDES])
+def test_bad_key_or_type_fails_at_composition(config: str, override: str, key: str,
+                                              tmp_path: Path) -> None:
+    """Hydra's own message names the key, before anything runs (mathft/runs/schema.py)."""
+    with pytest.raises(Exception) as e:  # noqa: PT011 - Hydra's exception types vary by case
+        _compose([override], tmp_path, config)
+    chain, err = [], e.value
+    while err is not None:
+        chain.append(str(err))
+        err = err.__cause__
+    text = "\n".join(chain)
+    assert key in text or key.rsplit(".", 1)[1] in text, text
+
+
+def test_yaml_typo_fails_at_composition(tmp_path: Path) -> None:
+    """A misspelled key inside a yaml file (here an experiment) fails when it is merged."""
+    import shutil
+
+    conf = tmp_path / "conf"
+    shutil.copytree(CONF, conf)
+    (conf / "experiment" / "typo.yaml").write_text(
+        "# @package _global_\nsampling: {temprature: 0.5}\n")
+    with initialize_config_dir(config_dir=str(conf), version_base="1.3"):
+        with pytest.raises(Exception, match="temprature"):  # noqa: PT011
+            compose("pipeline", overrides=["experiment=typo"])
+
+
+def test_appended_keys_and_bad_values_fail_validation(tmp_path: Path) -> None:
+    """``+key=value`` may append to any node; validate names such keys, and values no type
+    can rule out (unknown objective, a step-owned trainer argument, broken module wiring)."""
+    from mathft.runs.validate import ConfigError, validate
+
+    cases = [(["+sampling.nucleus=0.9"], "sampling.nucleus: not a key of the schema"),
+             (["+generator.max_step=3"], "generator.max_step: not a key of the schema"),
+             (["objective.name=hinge"], "objective.name must be one of"),
+             (["+trainer.max_steps=5"], "trainer.max_steps: set by every training step"),
+             (["+trainer.max_step=5"], "trainer.max_step: not an argument of"),
+             (["evaluator.module.lr=0.1"], "evaluator.module.lr: must refer to the setting"),
+             (["stages.module._target_=mathft.models.evaluator.EvaluatorModule"],
+              "stages.module._target_: must be mathft.models.ssft.SSFTModule"),
+             (["data.weights={gsm8k: 1.0}"], "data.weights: sources ['gsm8k'] are not in"),
+             (["sampling.engine=prefx"], "sampling.engine: expected one of")]
+    for overrides, expected in cases:
+        cfg = _compose(overrides, tmp_path)
+        with pytest.raises(ConfigError) as e:
+            validate(cfg)
+        assert expected in str(e.value), (overrides, str(e.value))
 
 
 def _check_trainer(cfg: DictConfig, option: str) -> None:
@@ -245,7 +280,7 @@ def _check_trainer(cfg: DictConfig, option: str) -> None:
         else:
             assert strategy is None and cfg.trainer.devices == 1
         return
-    trainer = instantiate(cfg.trainer, logger=False, max_steps=1)
+    trainer = instantiate(cfg.trainer, logger=False, max_steps=1, default_root_dir=str(cfg.hydra.runtime.output_dir))
     assert isinstance(trainer, pl.Trainer)
     assert trainer.max_steps == 1
 

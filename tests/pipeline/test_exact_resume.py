@@ -19,7 +19,7 @@ from hydra.core.hydra_config import HydraConfig
 from pipeline_cli import TINY
 
 from mathft.records import Candidate
-from mathft.runs import steps
+from mathft.runs import steps, training
 from mathft.runs.cache import step
 from mathft.runs.lifecycle import CONF_DIR
 
@@ -53,7 +53,7 @@ def _clear_hydra() -> Any:
     HydraConfig.instance().cfg = None  # type: ignore[assignment]
 
 
-_TRAINER = steps._trainer
+_TRAINER = training.build_trainer
 
 
 def _with_stop(monkeypatch: pytest.MonkeyPatch, k: int | None) -> None:
@@ -63,7 +63,7 @@ def _with_stop(monkeypatch: pytest.MonkeyPatch, k: int | None) -> None:
         extra = [*extra_callbacks, StopAt(k)] if k is not None else extra_callbacks
         return original(cfg, max_steps, ckpt_dir, logger, extra)
 
-    monkeypatch.setattr(steps, "_trainer", trainer)
+    monkeypatch.setattr(training, "build_trainer", trainer)
 
 
 def _weights(model_dir: Path) -> dict[str, torch.Tensor]:

@@ -17,8 +17,8 @@ from omegaconf import OmegaConf
 
 from mathft.runs import keys
 from mathft.runs.cache import config_hash
+from mathft.runs.cell import greedy_sampling
 from mathft.runs.lifecycle import CONF_DIR
-from mathft.runs.pipeline import greedy_sampling
 from mathft.runs.steps import decoding
 
 STEPS = ("generator", "samples", "greedy", "evaluator", "scores", "metrics")
@@ -97,7 +97,8 @@ TABLE: list[tuple[list[str], str, set[str]]] = [
     ([], "run.ckpt_every_n_steps=3", set()),
     ([], "run.keep_checkpoints=true", set()),
     ([], "trainer.log_every_n_steps=5", set()),
-    ([], "trainer.max_steps=7", set()),
+    ([], "sampling=n16", {S}),  # the user's sampling option wins over the scale's N
+    (["stages=sequential"], "stages.seed=1", {G}),
     ([], "experiment_name=other", set()),
     ([], "eval.test.limit=3", set()),  # reaches the samples key through the problems' content
 ]

@@ -124,12 +124,18 @@ def _plan_lines(text: str) -> list[str]:
 
 def test_bad_values_fail_before_any_model_loads(tmp_path: Path) -> None:
     cache = tmp_path / "cache"
-    proc = cli("mathft.pipeline", [*TINY, "generator.max_steps=abc", "sampling.n=-1",
+    # a wrong type: Hydra's own message at composition, naming the key
+    proc = cli("mathft.pipeline", [*TINY, "generator.max_steps=abc", f"run.cache_dir={cache}",
+                                   f"hydra.run.dir={tmp_path / 'r'}"], tmp_path, timeout=300)
+    assert proc.returncode != 0
+    assert "full_key: generator.max_steps" in proc.stderr, tail(proc)
+    # values no type rules out: every one named at once, before any step
+    proc = cli("mathft.pipeline", [*TINY, "generator.max_steps=0", "sampling.n=-1",
                                    "objective.name=foo", "eval.test.name=jsonl",
                                    f"run.cache_dir={cache}", f"hydra.run.dir={tmp_path / 'r'}"],
                tmp_path, timeout=300)
     assert proc.returncode != 0
-    for text in ("generator.max_steps: expected an integer, got 'abc'",
+    for text in ("generator.max_steps: must be >= 1, got 0",
                  "sampling.n must be >= 1", "objective.name must be one of",
                  "eval.test.path: eval.*.name=jsonl needs"):
         assert text in proc.stderr, (text, tail(proc))

@@ -64,12 +64,16 @@ def test_metrics_refuse_zero_problems_and_unequal_n() -> None:
 
 
 @pytest.mark.parametrize(("overrides", "expected"), [
-    (["generator.max_steps=abc"], "generator.max_steps: expected an integer, got 'abc'"),
+    (["generator.max_steps=0"], "generator.max_steps: must be >= 1, got 0"),
+    (["generator.warmup_ratio=1.5"], "generator.warmup_ratio: must be in [0.0, 1.0], got 1.5"),
     (["sampling.n=-1"], "sampling.n must be >= 1"),
     (["sampling.temperature=0", "sampling.n=4"], "sampling.temperature must be > 0"),
     (["objective.name=foo"], "objective.name must be one of"),
     (["trainer.precision=bf17"], "trainer.precision: unknown precision 'bf17'"),
-    (["+eval.test.path=/x.jsonl"], "eval.test.path: is read only with eval.test.name=jsonl"),
+    (["eval.test.path=/x.jsonl"], "eval.test.path: is read only with eval.test.name=jsonl"),
+    (["eval.val.name=jsonl"], "eval.val.path: eval.*.name=jsonl needs the problem file's path"),
+    (["stages=sequential", "generator.sequential_steps=[1,2]"],
+     "generator.sequential_steps: 2 entries for 3 stages"),
     (["evaluator.init=gen"], "evaluator.init: expected one of ['base', 'generator']"),
 ])
 def test_validation_names_the_key(overrides: list[str], expected: str) -> None:
@@ -84,7 +88,8 @@ def test_shipped_configs_validate() -> None:
     from mathft.runs.validate import validate
 
     for ov in ([], ["experiment=smoke"], ["scale=paper"], ["stages=sequential"],
-               ["recipe=fewshot"], ["experiment=table6_cross_model"]):
+               ["stages=evaluator"], ["recipe=fewshot"], ["experiment=table6_cross_model"],
+               ["finetune=lora"], ["prompt=zero_shot_chat"], ["data=math_prm800k_weighted"]):
         validate(_cfg("run.cache_dir=/x", *ov))
 
 

@@ -185,3 +185,24 @@ def test_train_and_sample_entry_points_reuse_the_pipeline_steps(tiny_sweep: Swee
     (test,) = before["samples_test"]
     assert f"test: {c / 'samples_test' / test / 'candidates.jsonl'}" in sa.stdout
     assert step_dirs(c) == before
+
+
+def test_evaluator_quality_on_the_cells_cached_stores(tiny_sweep: Sweep, tmp_path: Path) -> None:
+    """``mathft.evaluate 'experiment=[smoke,evaluator_quality]'`` without stores: the cell's
+    generator, samples and (trained_evaluator=true) evaluator and scores come from the cache."""
+    assert tiny_sweep.proc.returncode == 0, tail(tiny_sweep.proc)
+    cache = tmp_path / "cache"
+    shutil.copytree(tiny_sweep.cache, cache)
+    before = step_dirs(cache)
+    out = tmp_path / "quality"
+    args = [a if a != "experiment=smoke" else "experiment=[smoke,evaluator_quality]"
+            for a in TINY]
+    proc = cli("mathft.evaluate", [*args, "objective.normalize=vocab",
+                                   "quality.trained_evaluator=true", "quality.aucs=[0.5,1.0]",
+                                   "quality.n_seeds=1", "quality.n_boot=20",
+                                   f"run.cache_dir={cache}", f"hydra.run.dir={out}"],
+               tmp_path, timeout=300)
+    assert proc.returncode == 0, tail(proc)
+    m = json.loads((out / "metrics.json").read_text())
+    assert m["source"]["test_scores"] and m["trained"] is not None
+    assert step_dirs(cache) == before, "every step is reused"

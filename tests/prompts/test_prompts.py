@@ -39,10 +39,10 @@ def few(style: str, pool_loader, **kw) -> PromptBuilder:
 
 # ---- SSFT: sampling prompt == training prompt ------------------------------------------------
 @pytest.mark.parametrize("problem", PROBLEMS)
-def test_ssft_prompt_is_the_collators_prompt(problem):
+def test_ssft_prompt_is_the_collators_prompt(problem, group_option):
     assert PromptBuilder().build(problem) == format_prompt(problem)
     assert build_prompt_builder(None).build(problem) == format_prompt(problem, SSFT_PROMPT)
-    cfg = OmegaConf.load(CONF / "ssft.yaml")
+    cfg = group_option("prompt", "ssft")
     assert build_prompt_builder(cfg).build(problem) == format_prompt(problem)
 
 
@@ -180,8 +180,8 @@ def test_zero_shot_plain():
     assert b.build(PROBLEMS[0]) == format_prompt(PROBLEMS[0] + "\n\nBox the answer.")
 
 
-def test_zero_shot_chat(chat_tokenizer):
-    b = build_prompt_builder(OmegaConf.load(CONF / "zero_shot_chat.yaml"))
+def test_zero_shot_chat(chat_tokenizer, group_option):
+    b = build_prompt_builder(group_option("prompt", "zero_shot_chat"))
     out = b.build(PROBLEMS[2], chat_tokenizer)
     assert out.count("<|im_start|>user\n") == 1
     assert out.endswith("<|im_start|>assistant\n")  # add_generation_prompt=True
@@ -205,10 +205,10 @@ def test_few_shot_chat_turns(style, pool_loader, chat_tokenizer):
 # ---- configs -----------------------------------------------------------------------------------
 @pytest.mark.parametrize("name", ["ssft", "zero_shot", "zero_shot_chat", "fewshot_math",
                                   "fewshot_prm800k"])
-def test_configs_instantiate(name):
+def test_configs_instantiate(name, group_option):
     from hydra.utils import instantiate
 
-    cfg = OmegaConf.load(CONF / f"{name}.yaml")
+    cfg = OmegaConf.create(group_option("prompt", name))
     b = instantiate(cfg)
     assert isinstance(b, PromptBuilder)
     assert b == build_prompt_builder(cfg)

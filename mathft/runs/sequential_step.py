@@ -1,4 +1,5 @@
-"""Multi-task sequential fine-tuning as a pipeline step (docs/method.md#sequential-multi-task-fine-tuning, paper Table 4).
+"""The generator step of ``stages=sequential``: multi-task sequential fine-tuning
+(docs/method.md#sequential-multi-task-fine-tuning, paper Table 4).
 
 One model, stages generator -> evaluator -> generator driven by
 :class:`~mathft.callbacks.sequential.SequentialStages`; stage-2 candidates are sampled from
@@ -12,15 +13,23 @@ from typing import Any
 import pytorch_lightning as pl
 from omegaconf import DictConfig
 
+from mathft.callbacks.sequential import SequentialStages
+from mathft.data.datamodule import SSFTDataModule
+from mathft.data.mixtures import ssft_examples_from_config
+from mathft.data.templates import format_prompt
+from mathft.runs import training
 from mathft.runs.cache import Step, to_plain
+from mathft.runs.problems import problem_set
 
 
-def pipeline_stages(cfg: DictConfig, st: Step) -> dict[str, Any]:
-    """``cfg.stages`` with the pipeline's sizes: stage lengths from ``generator.sequential_steps``
-    (when set), stage-2 sampling from ``sampling`` on the ``eval.evaluator_train`` problems,
-    evaluator data from ``evaluator``, export into the step directory."""
-    out = to_plain(cfg.stages)
-    lengths = cfg.generator.get("sequential_steps")
+def stages_config(cfg: DictConfig, st: Step) -> dict[str, Any]:
+    """The :meth:`SequentialStages.from_config` mapping: ``cfg.stages`` (without its module)
+    completed from the settings' homes: stage lengths from ``generator.sequential_steps``
+    (when set), stage-2 decoding from ``sampling`` on all ``eval.evaluator_train`` problems,
+    n_per_problem / balance / batch_size / max_length of its data from ``evaluator``, the
+    export into the step directory."""
+    out = {k: v for k, v in to_plain(cfg.stages).items() if k != "module"}
+    lengths = cfg.generator.sequential_steps
     if lengths is not None:
         if len(lengths) != len(out["stages"]):
             raise ValueError(f"generator.sequential_steps has {len(lengths)} entries for "
@@ -28,31 +37,21 @@ def pipeline_stages(cfg: DictConfig, st: Step) -> dict[str, Any]:
         out["stages"] = [{**s, "steps": int(n), "epochs": None}
                          for s, n in zip(out["stages"], lengths)]
     sampling = {k: v for k, v in to_plain(cfg.sampling).items()
-                if k not in ("engine", "precision", "name", "shard")}
-    out["candidates"] = {**(out.get("candidates") or {}), "num_problems": None,
-                         "sampling": sampling}
+                if k not in ("engine", "precision", "shard")}
+    out["candidates"] = {**out["candidates"], "num_problems": None, "sampling": sampling}
     e = cfg.evaluator
-    out["evaluator_data"] = {**(out.get("evaluator_data") or {}),
-                             "n_per_problem": int(e.n_per_problem), "balance": bool(e.balance),
-                             "batch_size": int(e.batch_size), "max_length": int(e.max_length)}
-    out["export"] = {**(out.get("export") or {}), "dir": str(st.dir / "model")}
+    out["evaluator_data"] = {**out["evaluator_data"], "n_per_problem": int(e.n_per_problem),
+                             "balance": bool(e.balance), "batch_size": int(e.batch_size),
+                             "max_length": int(e.max_length)}
+    out["export"] = {**out["export"], "dir": str(st.dir / "model")}
     return out
 
 
 def train_sequential(cfg: DictConfig, model_cfg: Any, st: Step, logger: Any) -> dict[str, Any]:
     """Run (or resume) the stages of ``cfg.stages``; export the final generator to ``model/``."""
-    from mathft.callbacks.sequential import SequentialStages
-    from mathft.data.datamodule import SSFTDataModule
-    from mathft.data.mixtures import ssft_examples_from_config
-    from mathft.data.templates import format_prompt
-    from mathft.models.multitask import MultiTaskModule
-    from mathft.runs.steps import _resume_path, _trainer, fit_metrics, problem_set
-
     g = cfg.generator
     pl.seed_everything(int(cfg.seed), workers=True)
-    module = MultiTaskModule(to_plain(model_cfg), to_plain(cfg.finetune),
-                             objective=to_plain(cfg.objective), lr=float(g.lr),
-                             weight_decay=float(g.weight_decay), warmup_ratio=float(g.warmup_ratio))
+    module = training.build_module(cfg.stages.module, to_plain(model_cfg), cfg.finetune)
     train = ssft_examples_from_config(cfg.data, "train")
     val = ssft_examples_from_config(cfg.data, "val")[: int(g.val_examples)]
     template = str(cfg.data.template)
@@ -61,16 +60,15 @@ def train_sequential(cfg: DictConfig, model_cfg: Any, st: Step, logger: Any) -> 
                         batch_size=int(g.batch_size), packing=bool(g.packing),
                         seed=int(cfg.seed))
     dm.setup("fit")
-    stages_cfg = pipeline_stages(cfg, st)
     callback = SequentialStages.from_config(
-        stages_cfg, tokenizer=module.tokenizer, generator_data=dm.train_dataloader,
+        stages_config(cfg, st), tokenizer=module.tokenizer, generator_data=dm.train_dataloader,
         train_problems=problem_set(cfg, "evaluator_train"), objective=to_plain(cfg.objective),
         prompt_fn=lambda p: format_prompt(p.problem, template))
     ckpt = st.dir / "ckpt"
-    trainer = _trainer(cfg, 0, ckpt, logger, extra_callbacks=[callback])
+    trainer = training.build_trainer(cfg, 0, ckpt, logger, extra_callbacks=[callback])
     trainer.fit(module, train_dataloaders=callback.train_dataloader(),
-                val_dataloaders=dm.val_dataloader(), ckpt_path=_resume_path(ckpt))
+                val_dataloaders=dm.val_dataloader(), ckpt_path=training.resume_path(ckpt))
     if not (st.dir / "model").exists():
         raise RuntimeError(f"sequential run in {st.dir} ended before its last stage finished")
-    metrics = fit_metrics(trainer)
+    metrics = training.fit_metrics(trainer)
     return {"global_step": trainer.global_step, "n_train": len(train), "metrics": metrics}

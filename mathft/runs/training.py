@@ -1,0 +1,59 @@
+"""What every training step shares: its LightningModule (instantiated from its config node),
+its Trainer (from ``trainer``, checkpointing ``last.ckpt`` into the step directory), resume,
+and the metrics a fit ends with."""
+
+from __future__ import annotations
+
+import zipfile
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import pytorch_lightning as pl
+from hydra.utils import instantiate
+from omegaconf import DictConfig
+from pytorch_lightning.callbacks import LearningRateMonitor, ModelCheckpoint
+
+from mathft.runs.cache import to_plain
+from mathft.runs.distributed import STEP_METRIC, StepCounter
+
+
+def build_module(node: DictConfig, model: Mapping[str, Any], finetune: Any) -> pl.LightningModule:
+    """The LightningModule of ``node`` (``stages.module`` or ``evaluator.module``: ``_target_``
+    and hyperparameters) on ``model`` (a ``conf/model`` mapping) with ``finetune``."""
+    return instantiate(node, model=dict(model), finetune=to_plain(finetune), _convert_="all")
+
+
+def build_trainer(cfg: DictConfig, max_steps: int, ckpt_dir: Path, logger: Any,
+                  extra_callbacks: Sequence[pl.Callback] = ()) -> pl.Trainer:
+    """A Trainer from ``cfg.trainer`` that runs ``max_steps`` optimizer steps and writes
+    ``ckpt_dir/last.ckpt`` every ``run.ckpt_every_n_steps`` steps."""
+    callbacks: list[pl.Callback] = [
+        ModelCheckpoint(dirpath=str(ckpt_dir), save_last=True, save_top_k=0,
+                        every_n_train_steps=int(cfg.run.ckpt_every_n_steps)),
+        StepCounter(),  # global_step back from ddp_spawn workers
+        *extra_callbacks,
+    ]
+    if logger:
+        callbacks.append(LearningRateMonitor(logging_interval="step"))
+    return instantiate(cfg.trainer, max_steps=max_steps, callbacks=callbacks,
+                       logger=logger if logger else False, default_root_dir=str(ckpt_dir.parent))
+
+
+def resume_path(ckpt_dir: Path) -> str | None:
+    """``last.ckpt`` to resume from, if any; a damaged one is named, never silently replaced."""
+    last = ckpt_dir / "last.ckpt"
+    if not last.exists():
+        return None
+    if not zipfile.is_zipfile(last):
+        raise RuntimeError(
+            f"checkpoint {last} is damaged (not a complete torch zip archive, "
+            f"{last.stat().st_size} bytes): delete it to restart this step from scratch, "
+            "or restore it from a backup")
+    return str(last)
+
+
+def fit_metrics(trainer: pl.Trainer) -> dict[str, float]:
+    """The scalar metrics a fit ended with (recorded in the step's DONE.json)."""
+    return {k: float(v) for k, v in trainer.callback_metrics.items()
+            if v.numel() == 1 and k != STEP_METRIC}
