@@ -116,6 +116,8 @@ IGNORED: dict[str, str] = {
     "model.max_length": "read by no step (generator.max_length / evaluator.max_length are)",
     "data.eval.*": "not read by the pipeline: eval.test/val/evaluator_train choose problems",
     "sampling.batch_size": "rows per forward pass of sampling",
+    "sampling.workers": "processes sampling a step's problems; a sample depends only on (seed, "
+                        "problem, sample index), and the workers' rows are merged into one store",
     "sampling.shard": "a job-array slice: its own step directory under the full step's key; "
                       "merged shards equal the unsharded store",
     "evaluator.score_shard": "a scoring job-array slice (as sampling.shard)",

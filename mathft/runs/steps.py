@@ -10,6 +10,7 @@ how a step is checked and planned).
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -204,6 +205,13 @@ def sample(cfg: DictConfig, gen_path: str, gen_id: str, model_cfg: Any,
     from mathft.sampling.engine import SamplingParams, make_engine, resolve_engine
     from mathft.sampling.runner import sample_to_store
     from mathft.sampling.store import CandidateStore
+    from mathft.sampling.workers import (
+        WorkerJob,
+        absorb_parts,
+        built_prompt,
+        resolve_workers,
+        sample_in_workers,
+    )
 
     used = decoding(cfg, sampling)
     params = SamplingParams.from_mapping(
@@ -232,19 +240,35 @@ def sample(cfg: DictConfig, gen_path: str, gen_id: str, model_cfg: Any,
                 st.mark_done({**merged, "n": params.n, "problems": len(problems),
                               "engine": engine_id})
                 return st
-        model, tok = load_for_inference(gen_path, model_cfg)
         builder = build_prompt_builder(to_plain(cfg.prompt))
         store = CandidateStore(st.dir / "candidates.jsonl", config_hash=full_hash,
                                model_id=gen_id, sampling=params.to_dict())
-        vllm = engine_id["engine"] == "vllm"  # vLLM loads the checkpoint itself
-        engine = make_engine(engine_id["engine"], gen_path if vllm else model, tok,
-                             precision=precision)
         todo = shards.select(problems, shard)
-        stats = sample_to_store(engine, todo, store, params,
-                                prompt_fn=lambda p: builder.build(p.problem, tokenizer=tok),
-                                model_id=gen_id, config_hash=full_hash)
+        # sampling.workers: processes over contiguous slices of the problems (the models of
+        # this step are loaded on the CPU); the merged store equals a one-process run's
+        workers = resolve_workers(used.get("workers"), engine_id["engine"], len(todo))
+        if workers > 1:
+            from mathft.models.loading import load_model_and_tokenizer
+
+            load = functools.partial(  # what load_for_inference loads, once per worker
+                load_model_and_tokenizer, gen_path, dtype=_node(model_cfg, "dtype", "float32"),
+                attn_implementation=_node(model_cfg, "attn_implementation", "sdpa"),
+                cache_dir=_node(model_cfg, "cache_dir"), padding_side="left")
+            job = WorkerJob(load=load, engine=engine_id["engine"], precision=precision,
+                            params=params, prompt=functools.partial(built_prompt, builder),
+                            model_id=gen_id, config_hash=full_hash)
+            stats = sample_in_workers(job, todo, store, workers)
+        else:
+            absorb_parts(store, [p.uid for p in todo])  # rows of a killed run with workers > 1
+            model, tok = load_for_inference(gen_path, model_cfg)
+            vllm = engine_id["engine"] == "vllm"  # vLLM loads the checkpoint itself
+            engine = make_engine(engine_id["engine"], gen_path if vllm else model, tok,
+                                 precision=precision)
+            stats = sample_to_store(engine, todo, store, params,
+                                    prompt_fn=lambda p: builder.build(p.problem, tokenizer=tok),
+                                    model_id=gen_id, config_hash=full_hash)
         st.mark_done({"rows": len(store), "n": params.n, "problems": len(todo),
-                      "engine": engine_id,
+                      "engine": engine_id, "workers": workers,
                       "stats": to_plain(getattr(stats, "__dict__", {}))})
         return st
 

@@ -72,9 +72,15 @@ class SamplingParams:
 
     @classmethod
     def from_mapping(
-        cls, cfg: Mapping[str, Any], ignore: Sequence[str] = ("engine", "precision", "shard")
+        cls, cfg: Mapping[str, Any],
+        ignore: Sequence[str] = ("engine", "precision", "shard", "workers"),
     ) -> SamplingParams:
-        """Build from a config mapping (e.g. ``cfg.sampling``); unknown keys are an error."""
+        """Build from a config mapping (e.g. ``cfg.sampling``); unknown keys are an error
+        (``workers`` is checked here too: ``auto`` or an int >= 1)."""
+        if "workers" in cfg:
+            from mathft.sampling.workers import parse_workers
+
+            parse_workers(cfg["workers"])
         known = {f.name for f in fields(cls)}
         unknown = set(cfg) - known - set(ignore)
         if unknown:
