@@ -246,7 +246,8 @@ def sample(cfg: DictConfig, gen_path: str, gen_id: str, model_cfg: Any,
         todo = shards.select(problems, shard)
         # sampling.workers: processes over contiguous slices of the problems (the models of
         # this step are loaded on the CPU); the merged store equals a one-process run's
-        workers = resolve_workers(used.get("workers"), engine_id["engine"], len(todo))
+        workers = resolve_workers(used.get("workers"), len(todo),
+                                  parallel=engine_id["engine"] == "prefix")
         if workers > 1:
             from mathft.models.loading import load_model_and_tokenizer
 

@@ -6,7 +6,8 @@ independently. :func:`sample_in_workers` therefore
 
 - splits the problems into W balanced contiguous slices (:func:`mathft.sampling.shards.select`,
   as ``sampling.shard`` does);
-- starts W processes (``spawn``), each with ``torch.set_num_threads(max(1, cores // W))``;
+- starts W processes (``forkserver`` with torch and transformers preloaded, else ``spawn``),
+  each with ``torch.set_num_threads(max(1, cores // W))``;
   each loads the model once (``job.load``), builds its engine and runs
   :func:`~mathft.sampling.runner.sample_to_store` over its slice into its own part store
   ``<store>.parts/w<i>.jsonl`` (same config hash, appended every ``sampling.batch_size`` rows,
@@ -31,7 +32,7 @@ import queue as queue_mod
 import threading
 import time
 import traceback
-from collections.abc import Callable, Collection, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -93,13 +94,14 @@ def parse_workers(setting: Any) -> int | None:
     return w
 
 
-def resolve_workers(setting: Any, engine: str, n_problems: int, device: str = "cpu") -> int:
-    """How many processes sample a step: ``auto`` is one per physical core for the ``prefix``
-    engine on a CPU with more than one problem, else 1; an int forces it. Never more than
-    the problems."""
+def resolve_workers(setting: Any, n_problems: int, *, parallel: bool = True) -> int:
+    """How many processes work on a step's ``n_problems``: ``auto`` is one per physical core
+    where ``parallel`` (the sampling step: the ``prefix`` engine on the CPU; scoring: always,
+    its models are on the CPU) and there is more than one problem, else 1; an int forces it.
+    Never more than the problems."""
     w = parse_workers(setting)
     if w is None:
-        w = physical_cores() if engine == "prefix" and device == "cpu" and n_problems > 1 else 1
+        w = physical_cores() if parallel and n_problems > 1 else 1
     return max(1, min(w, n_problems))
 
 
@@ -164,55 +166,45 @@ def absorb_parts(store: CandidateStore, problem_ids: Sequence[str]) -> int:
     return len(new)
 
 
-def sample_in_workers(job: WorkerJob, problems: Sequence[Problem], store: CandidateStore,
-                      workers: int, progress: bool = True, poll_s: float = 0.5) -> SampleStats:
-    """Sample ``problems`` into ``store`` with ``workers`` processes (see module doc)."""
-    import multiprocessing as mp
+def run_workers(fn: Callable[..., Any], payloads: Sequence[Any], *, what: str,
+                spans: Sequence[str], total: int = 0, unit: str = "row", progress: bool = True,
+                poll_s: float = 0.5) -> list[Any]:
+    """Run ``fn(payload, report)`` in one spawned process per payload; their results in order.
 
-    t0 = time.perf_counter()
-    ids = [p.uid for p in problems]
-    absorb_parts(store, ids)  # an earlier (killed) run's rows, whatever its W
-    done = store.existing_keys()
+    ``fn`` is a module-level function (pickled by name); ``report(n)`` advances the progress
+    bar by ``n`` of ``total``. Each process has ``torch.set_num_threads(threads_per_worker)``
+    and dies with this one. The first failure stops the others and raises :class:`WorkerError`
+    with the worker's exception and traceback; ``spans[i]`` names worker i's share of the work.
+    """
+    workers = len(payloads)
     threads = threads_per_worker(workers)
-    d = parts_dir(store.path)
-    d.mkdir(exist_ok=True)
-    ctx = mp.get_context("spawn")
+    ctx = _context()
     messages = ctx.Queue()
-    procs, slices = [], []
-    from mathft.sampling.shards import select
-
-    for i in range(workers):
-        part = select(problems, (i, workers))
-        slices.append(part)
-        keys = {k for k in done if k[0] in {p.uid for p in part}}
-        procs.append(ctx.Process(
-            target=_worker_main, name=f"mathft-sampling-{i}", daemon=True,
-            args=(job, i, workers, part, keys, str(d / f"w{i}.jsonl"), threads, os.getpid(),
-                  messages)))
-    log.info("sampling %d problems in %d worker processes x %d threads", len(problems),
-             workers, threads)
+    procs = [ctx.Process(target=_worker_main, name=f"mathft-{what}-{i}", daemon=True,
+                         args=(fn, payload, i, threads, os.getpid(), messages))
+             for i, payload in enumerate(payloads)]
+    log.info("%s in %d worker processes x %d threads", what, workers, threads)
     bar: Any = None
     if progress:
         from tqdm.auto import tqdm
 
-        bar = tqdm(total=len(problems) * job.params.n - len(done), desc="sampling",
-                   unit="sample")
-    stats: dict[int, SampleStats] = {}
+        bar = tqdm(total=total, desc=what, unit=unit)
+    results: dict[int, Any] = {}
 
     def handle(kind: str, i: int, payload: Any) -> None:
         if kind == "rows" and bar is not None:
             bar.update(payload)
         elif kind == "done":
-            stats[i] = payload
+            results[i] = payload
         elif kind == "error":
-            raise WorkerError(f"sampling worker {i}/{workers} ({_span(slices[i])}) failed: "
+            raise WorkerError(f"{what} worker {i}/{workers} ({spans[i]}) failed: "
                               f"{payload[0]}\n--- worker {i} traceback ---\n{payload[1]}")
 
     try:
-        for p in procs:
-            p.start()
+        for proc in procs:
+            proc.start()
         checked = time.monotonic()
-        while len(stats) < workers:
+        while len(results) < workers:
             try:
                 handle(*messages.get(timeout=poll_s))
             except queue_mod.Empty:
@@ -220,28 +212,49 @@ def sample_in_workers(job: WorkerJob, problems: Sequence[Problem], store: Candid
             if time.monotonic() - checked < poll_s:
                 continue
             checked = time.monotonic()
-            for i, p in enumerate(procs):
-                if i in stats or p.is_alive():
+            for i, proc in enumerate(procs):
+                if i in results or proc.is_alive():
                     continue
-                while i not in stats:  # its last messages may still be in the queue
+                while i not in results:  # its last messages may still be in the queue
                     try:
                         handle(*messages.get(timeout=1.0))
                     except queue_mod.Empty:
                         raise WorkerError(
-                            f"sampling worker {i}/{workers} ({_span(slices[i])}) exited with "
-                            f"code {p.exitcode} before finishing (killed, or out of memory?); "
+                            f"{what} worker {i}/{workers} ({spans[i]}) exited with code "
+                            f"{proc.exitcode} before finishing (killed, or out of memory?); "
                             "rerun to resume from its stored rows") from None
     finally:
-        for p in procs:
-            if p.is_alive():
-                p.terminate()
-        for p in procs:
-            p.join(timeout=30)
+        for proc in procs:
+            if proc.is_alive():
+                proc.terminate()
+        for proc in procs:
+            proc.join(timeout=30)
         if bar is not None:
             bar.close()
+    return [results[i] for i in range(workers)]
+
+
+def sample_in_workers(job: WorkerJob, problems: Sequence[Problem], store: CandidateStore,
+                      workers: int, progress: bool = True) -> SampleStats:
+    """Sample ``problems`` into ``store`` with ``workers`` processes (see module doc)."""
+    from mathft.sampling.shards import select
+
+    t0 = time.perf_counter()
+    ids = [p.uid for p in problems]
+    absorb_parts(store, ids)  # an earlier (killed) run's rows, whatever its W
+    done = store.existing_keys()
+    d = parts_dir(store.path)
+    d.mkdir(exist_ok=True)
+    slices = [select(problems, (i, workers)) for i in range(workers)]
+    payloads = [(job, part, {k for k in done if k[0] in {p.uid for p in part}},
+                 str(d / f"w{i}.jsonl")) for i, part in enumerate(slices)]
+    stats = run_workers(_sample_slice, payloads, what="sampling",
+                        spans=[_span(part) for part in slices],
+                        total=len(problems) * job.params.n - len(done), unit="sample",
+                        progress=progress)
     absorb_parts(store, ids)
     out = SampleStats(requested=len(problems) * job.params.n)
-    for s in stats.values():
+    for s in stats:
         out.skipped += s.skipped
         out.generated += s.generated
         out.correct += s.correct
@@ -254,9 +267,58 @@ def _span(part: Sequence[Problem]) -> str:
     return f"problems {part[0].uid} .. {part[-1].uid}" if part else "no problems"
 
 
-def _die_with_parent(parent: int) -> None:
-    """Exit when the parent dies (SIGKILL included): the kernel's parent-death signal on
-    Linux, and a watchdog thread everywhere."""
+def _sample_slice(payload: tuple[Any, ...], report: Callable[[int], None]) -> SampleStats:
+    """A sampling worker: load the model once, sample its problems into its part store."""
+    from mathft.sampling.engine import make_engine
+    from mathft.sampling.runner import sample_to_store
+
+    job, problems, done, part = payload
+    model, tok = job.load()
+    model.eval()
+    engine = make_engine(job.engine, model, tok, precision=job.precision,
+                         **dict(job.engine_kwargs or {}))
+    store = CandidateStore(part, config_hash=job.config_hash, model_id=job.model_id,
+                           sampling=job.params.to_dict())
+    return sample_to_store(engine, problems, store, job.params,
+                           prompt_fn=lambda p: job.prompt(p, tok), model_id=job.model_id,
+                           config_hash=job.config_hash, progress=False, done=done,
+                           on_append=report)
+
+
+PRELOAD = ("torch", "transformers", "mathft.models.loading", "mathft.data.prompts",
+           "mathft.grading", "mathft.sampling.prefix", "mathft.sampling.scoring",
+           "mathft.sampling.workers")
+"""Imported once by the fork server, so that a worker starts in well under a second instead
+of importing torch and transformers again (seconds of CPU per worker)."""
+
+
+def _context() -> Any:
+    """``forkserver`` (modules preloaded, no threads started before a fork) where the platform
+    has it, else ``spawn``; never a plain fork of a process whose torch may run threads."""
+    import multiprocessing as mp
+
+    if "forkserver" not in mp.get_all_start_methods():
+        return mp.get_context("spawn")
+    ctx = mp.get_context("forkserver")
+    ctx.set_forkserver_preload(list(PRELOAD))
+    return ctx
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _die_with_parent(owner: int) -> None:
+    """Exit when the process that started the workers (``owner``) dies, SIGKILL included: the
+    kernel's parent-death signal on Linux (the fork server exits with its owner), and a
+    watchdog thread everywhere."""
+    parent = os.getppid()
     try:
         import ctypes
         import signal
@@ -265,45 +327,32 @@ def _die_with_parent(parent: int) -> None:
         libc.prctl(1, int(signal.SIGKILL))  # PR_SET_PDEATHSIG
     except (OSError, AttributeError):
         pass
-    if os.getppid() != parent:
+    if not _alive(owner):
         os._exit(1)
 
     def watch() -> None:
         while True:
             time.sleep(1.0)
-            if os.getppid() != parent:
+            if os.getppid() != parent or not _alive(owner):
                 os._exit(1)
 
     threading.Thread(target=watch, daemon=True, name="parent-watchdog").start()
 
 
-def _worker_main(job: WorkerJob, index: int, workers: int, problems: Sequence[Problem],
-                 done: Collection[tuple[str, int]], part: str, threads: int, parent: int,
+def _worker_main(fn: Callable[..., Any], payload: Any, index: int, threads: int, parent: int,
                  messages: Any) -> None:
-    """One worker: load the model once, sample its slice into its part store."""
+    """One worker process: ``fn(payload, report)``; its result or error goes to the parent."""
     _die_with_parent(parent)
     try:
         import torch
 
         torch.set_num_threads(threads)
-        from mathft.sampling.engine import make_engine
-        from mathft.sampling.runner import sample_to_store
-
-        model, tok = job.load()
-        model.eval()
-        engine = make_engine(job.engine, model, tok, precision=job.precision,
-                             **dict(job.engine_kwargs or {}))
-        store = CandidateStore(part, config_hash=job.config_hash, model_id=job.model_id,
-                               sampling=job.params.to_dict())
-        stats = sample_to_store(engine, problems, store, job.params,
-                                prompt_fn=lambda p: job.prompt(p, tok), model_id=job.model_id,
-                                config_hash=job.config_hash, progress=False, done=done,
-                                on_append=lambda n: messages.put(("rows", index, n)))
-        messages.put(("done", index, stats))
+        result = fn(payload, lambda n: messages.put(("rows", index, n)))
+        messages.put(("done", index, result))
     except BaseException as e:  # noqa: BLE001 - everything goes back to the parent
         messages.put(("error", index, (f"{type(e).__name__}: {e}", traceback.format_exc())))
         raise SystemExit(1) from None
 
 
 __all__ = ["WorkerError", "WorkerJob", "absorb_parts", "parse_workers", "physical_cores",
-           "resolve_workers", "sample_in_workers", "threads_per_worker"]
+           "resolve_workers", "run_workers", "sample_in_workers", "threads_per_worker"]
