@@ -122,6 +122,8 @@ IGNORED: dict[str, str] = {
                       "merged shards equal the unsharded store",
     "evaluator.score_shard": "a scoring job-array slice (as sampling.shard)",
     "evaluator.score_batch_size": "rows per forward pass of scoring",
+    "evaluator.score_workers": "scoring processes; a score depends only on its candidate, the "
+                               "workers' scores are merged into one store",
     "trainer.max_steps": "replaced by generator.max_steps / evaluator.max_steps",
     "trainer.log_every_n_steps": "logging cadence",
     "trainer.enable_progress_bar": "progress display",

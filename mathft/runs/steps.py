@@ -186,6 +186,17 @@ def load_for_inference(path: str, model_cfg: Any) -> tuple[Any, Any]:
     return _MODELS[key]
 
 
+def worker_loader(path: str, model_cfg: Any) -> Any:
+    """What :func:`load_for_inference` loads, as a picklable call for worker processes (a
+    partial of a function whose module does not import Lightning: cheap worker starts)."""
+    from mathft.models.loading import load_model_and_tokenizer
+
+    return functools.partial(
+        load_model_and_tokenizer, path, dtype=_node(model_cfg, "dtype", "float32"),
+        attn_implementation=_node(model_cfg, "attn_implementation", "sdpa"),
+        cache_dir=_node(model_cfg, "cache_dir"), padding_side="left")
+
+
 def decoding(cfg: DictConfig, sampling: Mapping[str, Any]) -> dict[str, Any]:
     """The sampling mapping actually used: the prompt's stop strings join ``stop`` (a
     few-shot continuation ends where it would start the next exemplar)."""
@@ -249,13 +260,8 @@ def sample(cfg: DictConfig, gen_path: str, gen_id: str, model_cfg: Any,
         workers = resolve_workers(used.get("workers"), len(todo),
                                   parallel=engine_id["engine"] == "prefix")
         if workers > 1:
-            from mathft.models.loading import load_model_and_tokenizer
-
-            load = functools.partial(  # what load_for_inference loads, once per worker
-                load_model_and_tokenizer, gen_path, dtype=_node(model_cfg, "dtype", "float32"),
-                attn_implementation=_node(model_cfg, "attn_implementation", "sdpa"),
-                cache_dir=_node(model_cfg, "cache_dir"), padding_side="left")
-            job = WorkerJob(load=load, engine=engine_id["engine"], precision=precision,
+            job = WorkerJob(load=worker_loader(gen_path, model_cfg), engine=engine_id["engine"],
+                            precision=precision,
                             params=params, prompt=functools.partial(built_prompt, builder),
                             model_id=gen_id, config_hash=full_hash)
             stats = sample_in_workers(job, todo, store, workers)
@@ -330,8 +336,14 @@ def score(cfg: DictConfig, evaluator_st: Step, model_cfg: Any, candidates_st: St
           problems: Sequence[Problem], label: str = "") -> Step:
     """S_cls of every stored candidate, written to a resumable score store."""
     from mathft.sampling import shards
-    from mathft.sampling.scoring import score_store
+    from mathft.sampling.scoring import (
+        ScoreJob,
+        absorb_score_parts,
+        score_in_workers,
+        score_store,
+    )
     from mathft.sampling.store import CandidateStore, ScoreStore
+    from mathft.sampling.workers import resolve_workers
 
     shards.require_full(candidates_st, "scoring")
     key = scores_key(cfg, evaluator_st.hash, candidates_st.hash)
@@ -351,11 +363,21 @@ def score(cfg: DictConfig, evaluator_st: Step, model_cfg: Any, candidates_st: St
                 st.mark_done(merged)
                 return st
         keep = set(shards.select([p.uid for p in problems], shard))
-        model, tok = load_for_inference(str(evaluator_st.dir / "model"), model_cfg)
+        mine = [c for c in cands if c.problem_id in keep]
+        path = str(evaluator_st.dir / "model")
         scores = ScoreStore(st.dir / "scores.jsonl", evaluator_st.hash)
-        counts = score_store(model, tok, [c for c in cands if c.problem_id in keep],
-                             list(problems), scores,
-                             batch_size=int(cfg.evaluator.score_batch_size),
-                             max_length=int(cfg.evaluator.max_length))
-        st.mark_done({**dict(counts), "rows": len(scores)})
+        # evaluator.score_workers: processes over contiguous slices of the problems (CPU models)
+        workers = resolve_workers(cfg.evaluator.get("score_workers"),
+                                  len({c.problem_id for c in mine}))
+        size, max_length = int(cfg.evaluator.score_batch_size), int(cfg.evaluator.max_length)
+        if workers > 1:
+            job = ScoreJob(load=worker_loader(path, model_cfg), batch_size=size,
+                           max_length=max_length)
+            counts = score_in_workers(job, mine, list(problems), scores, workers)
+        else:
+            absorb_score_parts(scores, [c.key for c in mine])  # a killed run's workers' scores
+            model, tok = load_for_inference(path, model_cfg)
+            counts = score_store(model, tok, mine, list(problems), scores, batch_size=size,
+                                 max_length=max_length)
+        st.mark_done({**dict(counts), "rows": len(scores), "workers": workers})
         return st
