@@ -17,7 +17,8 @@ from mathft.runs.cache import Step, to_plain
 
 def pipeline_stages(cfg: DictConfig, st: Step) -> dict[str, Any]:
     """``cfg.stages`` with the pipeline's sizes: stage lengths from ``generator.sequential_steps``
-    (when set), stage-2 sampling from ``sampling`` on the ``eval.evaluator_train`` problems,
+    (when set), stage-2 sampling from ``sampling`` (its engine and precision included) on the
+    ``eval.evaluator_train`` problems,
     evaluator data from ``evaluator``, export into the step directory."""
     out = to_plain(cfg.stages)
     lengths = cfg.generator.get("sequential_steps")
@@ -28,9 +29,10 @@ def pipeline_stages(cfg: DictConfig, st: Step) -> dict[str, Any]:
         out["stages"] = [{**s, "steps": int(n), "epochs": None}
                          for s, n in zip(out["stages"], lengths)]
     sampling = {k: v for k, v in to_plain(cfg.sampling).items()
-                if k not in ("engine", "precision", "name", "shard")}
+                if k not in ("engine", "precision", "name", "shard", "workers")}
     out["candidates"] = {**(out.get("candidates") or {}), "num_problems": None,
-                         "sampling": sampling}
+                         "sampling": sampling, "engine": str(cfg.sampling.engine),
+                         "precision": str(cfg.sampling.precision)}
     e = cfg.evaluator
     out["evaluator_data"] = {**(out.get("evaluator_data") or {}),
                              "n_per_problem": int(e.n_per_problem), "balance": bool(e.balance),

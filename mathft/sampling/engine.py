@@ -242,6 +242,16 @@ def resolve_engine(kind: str, precision: str = "auto", model_dtype: str = "float
     return {"engine": kind, "dtype": str(dtype).replace("torch.", "")}
 
 
+def resolve_in_memory_engine(kind: str, precision: str = "auto",
+                             model_dtype: str = "float32") -> dict[str, str]:
+    """:func:`resolve_engine` for a model held in memory (sampling inside a training run, e.g.
+    the sequential stages' candidates): vLLM loads a checkpoint itself, so ``vllm`` and
+    ``auto`` both resolve to ``prefix`` there; ``hf`` and ``prefix`` stay."""
+    if kind not in ENGINES:
+        raise ValueError(f"unknown sampling engine {kind!r} (sampling.engine); choose one of {ENGINES}")
+    return resolve_engine("prefix" if kind in ("auto", "vllm") else kind, precision, model_dtype)
+
+
 def make_engine(kind: str, model: Any, tokenizer: Any = None, precision: str = "auto",
                 **kwargs: Any) -> SamplingEngine:
     """Build an engine: ``prefix`` (shared-prompt continuous batching over a transformers

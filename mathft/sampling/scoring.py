@@ -457,7 +457,8 @@ def absorb_score_parts(store: ScoreStore, keys: Sequence[tuple[str, int]]) -> in
 
 def score_in_workers(job: ScoreJob, candidates: Sequence[Candidate],
                      problems: Mapping[str, Problem | str] | Iterable[Problem],
-                     store: ScoreStore, workers: int, progress: bool = True) -> dict[str, int]:
+                     store: ScoreStore, workers: int, progress: bool = True,
+                     cpu: list[float] | None = None) -> dict[str, int]:
     """:func:`score_store` over ``workers`` processes, each on a contiguous slice of the
     candidates' problems, into its own part store; the parts are appended to ``store`` in
     candidate order when all are done (a rerun after a kill first keeps their scores)."""
@@ -489,7 +490,7 @@ def score_in_workers(job: ScoreJob, candidates: Sequence[Candidate],
                          store.evaluator_id))
         spans.append(f"{len(mine)} problems, {len(payloads[-1][1])} candidates")
     results = run_workers(_score_slice, payloads, what="scoring", spans=spans, total=len(todo),
-                          unit="candidate", progress=progress)
+                          unit="candidate", progress=progress, cpu=cpu)
     absorb_score_parts(store, keys)
     return {"scored": sum(r["scored"] for r in results), "skipped": len(candidates) - len(todo),
             "truncated": sum(r["truncated"] for r in results)}

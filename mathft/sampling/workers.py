@@ -168,13 +168,14 @@ def absorb_parts(store: CandidateStore, problem_ids: Sequence[str]) -> int:
 
 def run_workers(fn: Callable[..., Any], payloads: Sequence[Any], *, what: str,
                 spans: Sequence[str], total: int = 0, unit: str = "row", progress: bool = True,
-                poll_s: float = 0.5) -> list[Any]:
+                poll_s: float = 0.5, cpu: list[float] | None = None) -> list[Any]:
     """Run ``fn(payload, report)`` in one spawned process per payload; their results in order.
 
     ``fn`` is a module-level function (pickled by name); ``report(n)`` advances the progress
     bar by ``n`` of ``total``. Each process has ``torch.set_num_threads(threads_per_worker)``
     and dies with this one. The first failure stops the others and raises :class:`WorkerError`
     with the worker's exception and traceback; ``spans[i]`` names worker i's share of the work.
+    ``cpu``, when given, receives each worker's CPU seconds (its own process time).
     """
     workers = len(payloads)
     threads = threads_per_worker(workers)
@@ -190,12 +191,13 @@ def run_workers(fn: Callable[..., Any], payloads: Sequence[Any], *, what: str,
 
         bar = tqdm(total=total, desc=what, unit=unit)
     results: dict[int, Any] = {}
+    cpu_s: dict[int, float] = {}
 
     def handle(kind: str, i: int, payload: Any) -> None:
         if kind == "rows" and bar is not None:
             bar.update(payload)
         elif kind == "done":
-            results[i] = payload
+            results[i], cpu_s[i] = payload
         elif kind == "error":
             raise WorkerError(f"{what} worker {i}/{workers} ({spans[i]}) failed: "
                               f"{payload[0]}\n--- worker {i} traceback ---\n{payload[1]}")
@@ -231,6 +233,9 @@ def run_workers(fn: Callable[..., Any], payloads: Sequence[Any], *, what: str,
             proc.join(timeout=30)
         if bar is not None:
             bar.close()
+    log.info("%s: worker CPU seconds %s", what, [round(cpu_s[i], 1) for i in range(workers)])
+    if cpu is not None:
+        cpu[:] = [cpu_s[i] for i in range(workers)]
     return [results[i] for i in range(workers)]
 
 
@@ -348,7 +353,7 @@ def _worker_main(fn: Callable[..., Any], payload: Any, index: int, threads: int,
 
         torch.set_num_threads(threads)
         result = fn(payload, lambda n: messages.put(("rows", index, n)))
-        messages.put(("done", index, result))
+        messages.put(("done", index, (result, time.process_time())))
     except BaseException as e:  # noqa: BLE001 - everything goes back to the parent
         messages.put(("error", index, (f"{type(e).__name__}: {e}", traceback.format_exc())))
         raise SystemExit(1) from None
