@@ -168,17 +168,19 @@ def absorb_parts(store: CandidateStore, problem_ids: Sequence[str]) -> int:
 
 def run_workers(fn: Callable[..., Any], payloads: Sequence[Any], *, what: str,
                 spans: Sequence[str], total: int = 0, unit: str = "row", progress: bool = True,
-                poll_s: float = 0.5, cpu: list[float] | None = None) -> list[Any]:
+                poll_s: float = 0.5, cpu: list[float] | None = None,
+                threads: int | None = None) -> list[Any]:
     """Run ``fn(payload, report)`` in one spawned process per payload; their results in order.
 
     ``fn`` is a module-level function (pickled by name); ``report(n)`` advances the progress
     bar by ``n`` of ``total``. Each process has ``torch.set_num_threads(threads_per_worker)``
     and dies with this one. The first failure stops the others and raises :class:`WorkerError`
     with the worker's exception and traceback; ``spans[i]`` names worker i's share of the work.
-    ``cpu``, when given, receives each worker's CPU seconds (its own process time).
+    ``cpu``, when given, receives each worker's CPU seconds (its own process time);
+    ``threads``: torch threads per worker (default :func:`threads_per_worker`).
     """
     workers = len(payloads)
-    threads = threads_per_worker(workers)
+    threads = threads or threads_per_worker(workers)
     ctx = _context()
     messages = ctx.Queue()
     procs = [ctx.Process(target=_worker_main, name=f"mathft-{what}-{i}", daemon=True,
