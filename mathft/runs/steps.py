@@ -259,6 +259,8 @@ def sample(cfg: DictConfig, gen_path: str, gen_id: str, model_cfg: Any,
         # this step are loaded on the CPU); the merged store equals a one-process run's
         workers = resolve_workers(used.get("workers"), len(todo),
                                   parallel=engine_id["engine"] == "prefix")
+        if engine_id["engine"] == "vllm":  # vLLM spreads over its devices itself
+            workers = 1
         if workers > 1:
             job = WorkerJob(load=worker_loader(gen_path, model_cfg), engine=engine_id["engine"],
                             precision=precision,
@@ -368,7 +370,8 @@ def score(cfg: DictConfig, evaluator_st: Step, model_cfg: Any, candidates_st: St
         scores = ScoreStore(st.dir / "scores.jsonl", evaluator_st.hash)
         # evaluator.score_workers: processes over contiguous slices of the problems (CPU models)
         workers = resolve_workers(cfg.evaluator.get("score_workers"),
-                                  len({c.problem_id for c in mine}))
+                                  len({c.problem_id for c in mine}),
+                                  name="evaluator.score_workers")
         size, max_length = int(cfg.evaluator.score_batch_size), int(cfg.evaluator.max_length)
         if workers > 1:
             job = ScoreJob(load=worker_loader(path, model_cfg), batch_size=size,

@@ -80,8 +80,9 @@ def physical_cores() -> int:
     return max(1, allowed // per_core)
 
 
-def parse_workers(setting: Any) -> int | None:
-    """``sampling.workers``: ``auto`` (None) or a positive int; anything else raises."""
+def parse_workers(setting: Any, name: str = "sampling.workers") -> int | None:
+    """``sampling.workers`` (or the setting ``name``): ``auto`` (None) or a positive int;
+    anything else raises."""
     if setting is None or str(setting).strip().lower() == AUTO:
         return None
     try:
@@ -90,16 +91,17 @@ def parse_workers(setting: Any) -> int | None:
     except (TypeError, ValueError):
         ok = False
     if not ok:
-        raise ValueError(f"sampling.workers must be 'auto' or an integer >= 1, got {setting!r}")
+        raise ValueError(f"{name} must be 'auto' or an integer >= 1, got {setting!r}")
     return w
 
 
-def resolve_workers(setting: Any, n_problems: int, *, parallel: bool = True) -> int:
+def resolve_workers(setting: Any, n_problems: int, *, parallel: bool = True,
+                    name: str = "sampling.workers") -> int:
     """How many processes work on a step's ``n_problems``: ``auto`` is one per physical core
     where ``parallel`` (the sampling step: the ``prefix`` engine on the CPU; scoring: always,
     its models are on the CPU) and there is more than one problem, else 1; an int forces it.
     Never more than the problems."""
-    w = parse_workers(setting)
+    w = parse_workers(setting, name)
     if w is None:
         w = physical_cores() if parallel and n_problems > 1 else 1
     return max(1, min(w, n_problems))
