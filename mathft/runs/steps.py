@@ -262,6 +262,7 @@ def sample(cfg: DictConfig, gen_path: str, gen_id: str, model_cfg: Any,
         if engine_id["engine"] == "vllm":  # vLLM spreads over its devices itself
             workers = 1
         if workers > 1:
+            _MODELS.clear()  # each worker loads its own copy: drop this process's
             job = WorkerJob(load=worker_loader(gen_path, model_cfg), engine=engine_id["engine"],
                             precision=precision,
                             params=params, prompt=functools.partial(built_prompt, builder),
@@ -374,6 +375,7 @@ def score(cfg: DictConfig, evaluator_st: Step, model_cfg: Any, candidates_st: St
                                   name="evaluator.score_workers")
         size, max_length = int(cfg.evaluator.score_batch_size), int(cfg.evaluator.max_length)
         if workers > 1:
+            _MODELS.clear()  # each worker loads its own copy: drop this process's
             job = ScoreJob(load=worker_loader(path, model_cfg), batch_size=size,
                            max_length=max_length)
             counts = score_in_workers(job, mine, list(problems), scores, workers)
