@@ -11,7 +11,16 @@ a multiple of the HF baseline and as a fraction of that bound, with the CPU name
 
 Engines: ``hf`` (baseline: one ``model.generate`` call per batch of 16 rows, fp32),
 ``prefix`` (mathft's engine, fp32 and, where the CPU has fast bf16 kernels, bf16),
+``prefix-float32-w2`` (the same engine in 2 worker processes, as ``sampling.workers=2``: each
+decodes half of the prompts with ``threads // 2`` threads; timed from the first worker's start
+to the last one's end, model loading excluded as for the other rows),
 ``ct2-int8`` (CTranslate2, when ``ctranslate2`` is installed; converted on the fly).
+
+Scoring (``--scoring``): ``score_texts`` on MATH500 problems with N candidates each (the gold
+solution cut at N lengths from 50% to 100% of its words, so a problem's candidates share its
+prompt as sampled candidates do): ``plain`` (one padded forward per batch, the path before the
+shared-prefix one), ``prefix`` (a problem's prompt prefix once, ``evaluator.score_workers=1``)
+and ``prefix-w2`` (2 worker processes, as ``evaluator.score_workers=2``).
 """
 
 from __future__ import annotations
@@ -93,6 +102,9 @@ def run_engine(args: argparse.Namespace) -> dict:
             for j in range(args.n)]
     p = dict(n=1, temperature=0.9, top_p=0.95, max_new_tokens=args.new_tokens,
              stop_on_answer=False)
+    workers = int(args.engine.rsplit("-w", 1)[1]) if "-w" in args.engine else 1
+    if workers > 1:  # sampling.workers: prompts in contiguous slices, one process each
+        return _prefix_workers(args, model, reqs, p, workers)
     if args.engine == "hf":  # the baseline: plain batched generate, 16 rows per call
         n_tok, t0 = 0, time.perf_counter()
         with torch.inference_mode():
@@ -117,6 +129,43 @@ def run_engine(args: argparse.Namespace) -> dict:
             "flops_per_token": flops_per_token(model)}
 
 
+def _prefix_workers(args: argparse.Namespace, model, reqs: list, p: dict, workers: int) -> dict:
+    from mathft.sampling.shards import select
+    from mathft.sampling.workers import run_workers
+
+    per = len(reqs) // args.prompts  # a prompt's N samples stay in one worker
+    groups = [reqs[i * per : (i + 1) * per] for i in range(args.prompts)]
+    parts = [sum(select(groups, (i, workers)), []) for i in range(workers)]
+    precision = args.engine.split("-")[1]
+    payloads = [(args.model, precision, part, p, args.batch_size) for part in parts]
+    cpu: list[float] = []
+    res = run_workers(_decode_slice, payloads, what="benchmark", spans=["" for _ in parts],
+                      progress=False, cpu=cpu, threads=max(1, args.threads // workers))
+    n_tok = sum(r["tokens"] for r in res)
+    secs = max(r["end"] for r in res) - min(r["start"] for r in res)
+    return {"tokens": n_tok, "seconds": secs, "tok_s": n_tok / secs, "workers": workers,
+            "threads_per_worker": max(1, args.threads // workers), "worker_cpu_s": cpu,
+            "peak_rss_mb": max(r["rss"] for r in res), "flops_per_token": flops_per_token(model)}
+
+
+def _decode_slice(payload: tuple, report) -> dict:
+    """One benchmark worker: load the model, decode its requests with the prefix engine."""
+    import resource
+
+    from mathft.models.loading import load_model_and_tokenizer
+    from mathft.sampling.engine import SamplingParams, make_engine
+
+    spec, precision, reqs, p, batch_size = payload
+    model, tok = load_model_and_tokenizer(spec, padding_side="left")
+    model.eval()
+    engine = make_engine("prefix", model, tok, precision=precision)
+    engine.closers()
+    start = time.time()
+    gens = engine.generate_requests(reqs, SamplingParams(batch_size=batch_size, **p))
+    return {"tokens": sum(g.n_tokens for g in gens), "start": start, "end": time.time(),
+            "rss": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
+
+
 def _ct2(args: argparse.Namespace, model, tok, prompts: list[str]) -> tuple[int, float]:
     import ctranslate2
     from ctranslate2.converters import TransformersConverter
@@ -138,30 +187,78 @@ def _ct2(args: argparse.Namespace, model, tok, prompts: list[str]) -> tuple[int,
     return sum(len(r.sequences_ids[0]) for r in res), secs
 
 
-def run_scoring(args: argparse.Namespace) -> dict:
-    """Worker: evaluator scoring (``score_texts``) of MATH500 gold solutions as candidates."""
+def score_items(k: int, n: int) -> list[tuple[str, str]]:
+    """``n`` candidates for each of ``k`` MATH500 problems: the gold solution cut at ``n``
+    lengths from 50% to 100% of its words (problem-major order, as a candidate store)."""
     from mathft.data.sources import read_math500
+
+    out = []
+    for prob in read_math500()[:k]:
+        words = prob.solution.split(" ")
+        for j in range(n):
+            keep = len(words) * (n + j) // (2 * n - 1) if n > 1 else len(words)
+            out.append((prob.problem, " ".join(words[: max(1, keep)])))
+    return out
+
+
+def run_scoring(args: argparse.Namespace) -> dict:
+    """Worker: evaluator scoring (``score_texts``) by one path (``scoring-<method>[-w<W>]``)."""
     from mathft.data.templates import EVALUATOR_PROMPT
+    from mathft.models.loading import load_model_and_tokenizer
+
+    torch.set_num_threads(args.threads)
+    method = args.engine.split("-")[1]
+    workers = int(args.engine.rsplit("-w", 1)[1]) if "-w" in args.engine else 1
+    model, tok = load_model_and_tokenizer(args.model)
+    model.eval()
+    items = score_items(max(1, args.score_items // args.score_n), args.score_n)
+    n_tok = sum(len(tok(EVALUATOR_PROMPT.format(problem=a, solution=b))["input_ids"])
+                for a, b in items)
+    body = flops_per_token(model) - 2 * model.get_output_embeddings().weight.numel()
+    out = {"tokens": n_tok, "items": len(items), "n_per_problem": args.score_n,
+           "flops_per_token": body, "method": method, "workers": workers}
+    if workers > 1:
+        from mathft.sampling.shards import select
+        from mathft.sampling.workers import run_workers
+
+        probs = list(dict.fromkeys(a for a, _ in items))
+        parts = [set(select(probs, (i, workers))) for i in range(workers)]
+        payloads = [(args.model, method, [it for it in items if it[0] in part])
+                    for part in parts]
+        cpu: list[float] = []
+        res = run_workers(_score_slice, payloads, what="benchmark", spans=["" for _ in parts],
+                          progress=False, cpu=cpu, threads=max(1, args.threads // workers))
+        secs = max(r["end"] for r in res) - min(r["start"] for r in res)
+        out.update(worker_cpu_s=cpu, scores=[s for r in res for s in r["scores"]])
+    else:
+        from mathft.sampling.scoring import score_texts
+
+        c0, t0 = time.process_time(), time.perf_counter()
+        out["scores"] = score_texts(model, tok, items, batch_size=8, method=method)
+        secs = time.perf_counter() - t0
+        out["cpu_s"] = time.process_time() - c0
+    out.update(seconds=secs, tok_s=n_tok / secs)
+    return out
+
+
+def _score_slice(payload: tuple, report) -> dict:
+    """One scoring benchmark worker: load the evaluator, score its problems' candidates."""
     from mathft.models.loading import load_model_and_tokenizer
     from mathft.sampling.scoring import score_texts
 
-    torch.set_num_threads(args.threads)
-    model, tok = load_model_and_tokenizer(args.model)
+    spec, method, items = payload
+    model, tok = load_model_and_tokenizer(spec)
     model.eval()
-    items = [(p.problem, p.solution) for p in read_math500()[: args.score_items]]
-    n_tok = sum(len(tok(EVALUATOR_PROMPT.format(problem=a, solution=b))["input_ids"])
-                for a, b in items)
-    t0 = time.perf_counter()
-    score_texts(model, tok, items, batch_size=8)
-    secs = time.perf_counter() - t0
-    body = flops_per_token(model) - 2 * model.get_output_embeddings().weight.numel()
-    return {"tokens": n_tok, "seconds": secs, "tok_s": n_tok / secs, "flops_per_token": body}
+    start = time.time()
+    scores = score_texts(model, tok, items, batch_size=8, method=method)
+    return {"scores": scores, "start": start, "end": time.time()}
 
 
 def spawn(args: argparse.Namespace, model: str, engine: str) -> dict:
     cmd = [sys.executable, __file__, "--worker", engine, "--model-one", model,
            *[f"--{k.replace('_', '-')}={v}" for k, v in vars(args).items()
-             if k in ("prompts", "n", "new_tokens", "batch_size", "threads", "score_items")]]
+             if k in ("prompts", "n", "new_tokens", "batch_size", "threads", "score_items",
+                      "score_n")]]
     out = subprocess.run(cmd, capture_output=True, text=True)
     if out.returncode != 0:
         return {"error": out.stderr.strip().splitlines()[-1] if out.stderr else "failed"}
@@ -176,17 +273,19 @@ def main() -> None:
     ap.add_argument("--new-tokens", type=int, default=192)
     ap.add_argument("--batch-size", type=int, default=128, help="rows at once (prefix, ct2)")
     ap.add_argument("--threads", type=int, default=torch.get_num_threads())
-    ap.add_argument("--engines", nargs="+", default=["hf", "prefix-float32", "prefix-bfloat16",
-                                                     "ct2-int8"])
+    ap.add_argument("--engines", nargs="+", default=["hf", "prefix-float32", "prefix-float32-w2",
+                                                     "prefix-bfloat16", "ct2-int8"])
     ap.add_argument("--scoring", action="store_true", help="also time evaluator scoring")
-    ap.add_argument("--score-items", type=int, default=48)
+    ap.add_argument("--score-items", type=int, default=48, help="candidates to score in all")
+    ap.add_argument("--score-n", type=int, default=8, help="candidates per problem")
+    ap.add_argument("--score-paths", nargs="+", default=["plain", "prefix", "prefix-w2"])
     ap.add_argument("--json", type=Path, help="write the figures here")
     ap.add_argument("--worker", help=argparse.SUPPRESS)
     ap.add_argument("--model-one", help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.worker:
         args.model, args.engine = args.model_one, args.worker
-        res = run_scoring(args) if args.worker == "scoring" else run_engine(args)
+        res = run_scoring(args) if args.worker.startswith("scoring") else run_engine(args)
         print(json.dumps(res))
         return
 
@@ -223,15 +322,26 @@ def main() -> None:
                 print(f"  {e:16s} failed: {r['error']}")
                 continue
             vs = f"{r['tok_s'] / base:5.2f}x HF" if base else ""
-            print(f"  {e:16s} {r['tokens']:6d} tok {r['seconds']:7.1f} s {r['tok_s']:7.1f} tok/s "
+            print(f"  {e:18s} {r['tokens']:6d} tok {r['seconds']:7.1f} s {r['tok_s']:7.1f} tok/s "
                   f"{vs}  {r['tok_s'] / bound:5.1%} of bound  peak RSS {r['peak_rss_mb']:.0f} MB")
         if args.scoring:
-            sc = spawn(args, model, "scoring")
-            if "error" not in sc:
-                sb = best_peak * 1e9 / sc["flops_per_token"]
-                sc["bound_tok_s"] = sb
-                print(f"  scoring (score_texts, batch 8): {sc['tok_s']:.0f} tok/s = "
-                      f"{sc['tok_s'] / sb:.1%} of its bound {sb:.0f} tok/s")
+            sc = {path: spawn(args, model, f"scoring-{path}") for path in args.score_paths}
+            first = next((r["scores"] for r in sc.values() if "error" not in r), [])
+            plain = sc.get("plain", {}).get("tok_s")
+            for path, r in sc.items():
+                if "error" in r:
+                    print(f"  scoring {path:12s} failed: {r['error']}")
+                    continue
+                sb = best_peak * 1e9 / r["flops_per_token"]
+                r["bound_tok_s"] = sb
+                diff = max([abs(a - b) for a, b in zip(r.pop("scores"), first)] or [0.0])
+                r["max_abs_diff_vs_first"] = diff
+                vs = f"{r['tok_s'] / plain:5.2f}x plain" if plain else ""
+                print(f"  scoring {path:12s} {r['tokens']:6d} tok {r['seconds']:7.1f} s "
+                      f"{r['tok_s']:7.1f} tok/s {vs}  {r['tok_s'] / sb:5.1%} of its bound "
+                      f"{sb:.0f} tok/s  (|S_cls - first| <= {diff:.1e})")
+            print(f"  scoring: {sc[next(iter(sc))].get('items')} candidates, "
+                  f"{args.score_n} per problem, batch 8")
             m["scoring"] = sc
         report["models"][model] = m
     report["loadavg_end"] = os.getloadavg()[0]

@@ -14,9 +14,12 @@ How it works:
   stage's data (``P`` batches per pass, order reseeded per stage and pass), batch ``b % P``; a
   resumed run therefore gets the very batches it would have had.
 - **Candidates.** Entering the first evaluator stage, the current (stage-1) model samples
-  ``params.n`` candidates per training problem with the sampling engine into a
-  ``CandidateStore`` in the run dir (graded, appended per batch, resumable: stored rows are never
-  regenerated); the evaluator data are built from that store.
+  ``params.n`` candidates per training problem into a ``CandidateStore`` in the run dir (graded,
+  appended per batch, resumable: stored rows are never regenerated); the evaluator data are
+  built from that store. The engine is chosen as in the sampling step
+  (:func:`~mathft.sampling.engine.resolve_in_memory_engine`: ``auto``, and ``vllm``, which
+  cannot take a model in memory, are the ``prefix`` engine); the resolved engine and dtype are
+  part of the store's config hash (and, in the pipeline, of the generator's step key).
 - **Optimizer (choice).** Each stage starts with a fresh AdamW state and its own warmup + cosine
   schedule over its length: fine-tuning anew from the previous stage's weights (the paper's
   stages are separate fine-tunings). ``MultiTaskModule.configure_optimizers`` reads the active
@@ -55,7 +58,7 @@ from torch.utils.data import DataLoader, RandomSampler
 from mathft.callbacks.lightning_compat import rebuild_optimizers, set_fit_limits
 from mathft.models.multitask import StageSpec, parse_stages
 from mathft.records import Problem
-from mathft.sampling.engine import SamplingParams, make_engine
+from mathft.sampling.engine import SamplingParams, make_engine, resolve_in_memory_engine
 from mathft.sampling.hashing import config_hash
 from mathft.sampling.runner import default_prompt, sample_to_store
 from mathft.sampling.store import CandidateStore
@@ -73,6 +76,8 @@ class CandidateSampling:
     """Stage-2 candidates: ``params.n`` samples of each of ``problems`` from the current model.
 
     ``store`` is relative to the run dir (``trainer.default_root_dir``) unless absolute.
+    ``engine``/``precision``: as ``sampling.engine``/``sampling.precision`` (the engine is
+    resolved for a model in memory: :func:`~mathft.sampling.engine.resolve_in_memory_engine`).
     """
 
     problems: Sequence[Problem]
@@ -81,6 +86,8 @@ class CandidateSampling:
     prompt_fn: Callable[[Problem], str] = default_prompt
     model_id: str = "sequential/stage1"
     engine_kwargs: Mapping[str, Any] | None = None
+    engine: str = "auto"
+    precision: str = "auto"
 
 
 def pass_batches(dl: DataLoader, seed: int) -> list[list[int]]:
@@ -207,7 +214,9 @@ class SequentialStages(pl.Callback):
             candidates = CandidateSampling(
                 probs, SamplingParams.from_mapping(cand_cfg.get("sampling") or {}),
                 store=cand_cfg.get("store", "candidates/stage1.jsonl"), prompt_fn=prompt_fn,
-                model_id=cand_cfg.get("model_id", "sequential/stage1"))
+                model_id=cand_cfg.get("model_id", "sequential/stage1"),
+                engine=str(cand_cfg.get("engine", "auto")),
+                precision=str(cand_cfg.get("precision", "auto")))
             evaluator_data = evaluator_loader_factory(tokenizer, probs, objective=objective,
                                                       seed=seed, **ev_cfg)
         export = cfg.get("export") or {}
@@ -297,12 +306,20 @@ class SequentialStages(pl.Callback):
         log.info("stage %d/%d %s (%s) at step %d for %d steps", i + 1, len(self.specs),
                  spec.name, spec.kind, trainer.global_step, self.lengths[i])
 
+    def engine_id(self, module: Any) -> dict[str, str]:
+        """The engine and compute dtype the candidates are sampled with (part of their hash)."""
+        cs = self.candidates
+        assert cs is not None
+        dtype = str(next(module.model.parameters()).dtype)
+        return resolve_in_memory_engine(cs.engine, cs.precision, dtype)
+
     def _sample_candidates(self, trainer: pl.Trainer, module: Any, i: int) -> None:
         cs = self.candidates
         assert cs is not None and self.store_path is not None
+        engine_id = self.engine_id(module)
         ident = {"purpose": "sequential-stage-candidates", "model_id": cs.model_id,
                  "sampling": cs.params.identity(), "problems": sorted(p.uid for p in cs.problems),
-                 "steps_before": self.lengths[:i]}
+                 "steps_before": self.lengths[:i], "engine": engine_id}
         chash = config_hash(ident)
         if trainer.is_global_zero:
             store = CandidateStore(self.store_path, config_hash=chash, model_id=cs.model_id,
@@ -310,13 +327,15 @@ class SequentialStages(pl.Callback):
             lm, was_training = module.model, module.model.training
             lm.eval()
             try:
-                engine = make_engine("hf", lm, module.tokenizer, **dict(cs.engine_kwargs or {}))
+                engine = make_engine(engine_id["engine"], lm, module.tokenizer,
+                                     precision=cs.precision, **dict(cs.engine_kwargs or {}))
                 stats = sample_to_store(engine, list(cs.problems), store, cs.params, cs.prompt_fn,
                                         cs.model_id, chash, progress=False)
             finally:
                 lm.train(was_training)
-            log.info("stage candidates: %d generated, %d already stored, %d correct -> %s",
-                     stats.generated, stats.skipped, stats.correct, self.store_path)
+            log.info("stage candidates (%s, %s): %d generated, %d already stored, %d correct "
+                     "-> %s", engine_id["engine"], engine_id["dtype"], stats.generated,
+                     stats.skipped, stats.correct, self.store_path)
         trainer.strategy.barrier("mathft-sequential-sampling")
         self.sampled = True
 

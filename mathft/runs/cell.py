@@ -34,7 +34,7 @@ def greedy_sampling(cfg: DictConfig) -> dict[str, Any]:
             "max_new_tokens": int(s.max_new_tokens), "batch_size": int(s.batch_size),
             "stop_on_answer": bool(s.stop_on_answer), "stop": list(s.get("stop") or []),
             "engine": s.get("engine", "auto"), "precision": s.get("precision", "auto"),
-            "shard": s.get("shard")}
+            "shard": s.get("shard"), "workers": s.get("workers", "auto")}
 
 
 def evaluator_model_cfg(cfg: DictConfig) -> Any:

@@ -85,9 +85,10 @@ STEPS: dict[str, StepSpec] = {
                 *(s for s in SAMPLING if s not in ("sampling.engine", "sampling.precision")),
                 "evaluator.n_per_problem",
                 "evaluator.balance", "evaluator.batch_size", "evaluator.max_length"),
-        inputs=("evaluator_train problems",),
+        inputs=("evaluator_train problems", "stage engine"),
         doc="added to the generator's key when stages.mode=sequential (stage-2 candidates "
-            "are sampled inside the run on the eval.evaluator_train problems)"),
+            "are sampled inside the run on the eval.evaluator_train problems, with the engine "
+            "and dtype sampling.engine/precision resolve to for a model in memory)"),
     "samples": StepSpec(
         "samples",
         config=(*INFERENCE_MODEL, *SAMPLING, "prompt.*"),
@@ -119,12 +120,16 @@ IGNORED: dict[str, str] = {
     "model.cache_dir": "where converted embedded models are cached",
     "model.gradient_checkpointing": "recomputes activations in backward: same gradients",
     "sampling.batch_size": "rows per forward pass of sampling",
+    "sampling.workers": "processes sampling a step's problems; a sample depends only on (seed, "
+                        "problem, sample index), and the workers' rows are merged into one store",
     "sampling.shard": "a job-array slice: its own step directory under the full step's key; "
                       "merged shards equal the unsharded store",
     "evaluator.score_shard": "a scoring job-array slice (as sampling.shard)",
     "evaluator.score_batch_size": "rows per forward pass of scoring",
     "stages.module.*": MODULE_WIRING,
     "evaluator.module.*": MODULE_WIRING,
+    "evaluator.score_workers": "scoring processes; a score depends only on its candidate, the "
+                               "workers' scores are merged into one store",
     "trainer.log_every_n_steps": "logging cadence",
     "trainer.enable_progress_bar": "progress display",
     "trainer.enable_model_summary": "log output",
@@ -221,8 +226,21 @@ def generator_key(cfg: Any, model_cfg: Any, problems: Any = None) -> dict[str, A
     key = _key("generator", cfg, {}, model=model_cfg)
     key["kind"] = generator_kind(cfg)
     if key["kind"] == "sequential":
-        key.update(_key("generator_sequential", cfg, {"evaluator_train_problems": problems}))
+        key.update(_key("generator_sequential", cfg, {"evaluator_train_problems": problems,
+                                                      "stage_engine": stage_engine(cfg, model_cfg)}))
     return key
+
+
+def stage_engine(cfg: Any, model_cfg: Any) -> dict[str, str]:
+    """The engine and dtype a sequential run samples its stage-2 candidates with (the
+    model is in memory: :func:`~mathft.sampling.engine.resolve_in_memory_engine`)."""
+    from mathft.models.loading import torch_dtype
+    from mathft.sampling.engine import resolve_in_memory_engine
+
+    s = cfg.get("sampling") or {}
+    dtype = str(torch_dtype(model_cfg.get("dtype") if model_cfg is not None else None))
+    return resolve_in_memory_engine(str(s.get("engine", "auto")), str(s.get("precision", "auto")),
+                                    dtype)
 
 
 def samples_key(cfg: Any, model_cfg: Any, sampling: Mapping[str, Any], generator_id: str,

@@ -121,7 +121,8 @@ def _partial(d: Path, kind: str) -> bool:
         return (d / "ckpt" / "last.ckpt").exists()
     name = "scores.jsonl" if kind == "scores" else "candidates.jsonl"
     f = d / name
-    return f.is_file() and f.stat().st_size > 0
+    parts = d / f"{name}.parts"  # rows of sampling/scoring workers (mathft.sampling.workers)
+    return (f.is_file() and f.stat().st_size > 0) or (parts.is_dir() and any(parts.iterdir()))
 
 
 def invalidate(st: Step, why: str) -> None:

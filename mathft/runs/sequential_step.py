@@ -25,7 +25,7 @@ from mathft.runs.problems import problem_set
 def stages_config(cfg: DictConfig, st: Step) -> dict[str, Any]:
     """The :meth:`SequentialStages.from_config` mapping: ``cfg.stages`` (without its module)
     completed from the settings' homes: stage lengths from ``generator.sequential_steps``
-    (when set), stage-2 decoding from ``sampling`` on all ``eval.evaluator_train`` problems,
+    (when set), stage-2 decoding from ``sampling`` (its engine and precision included) on all ``eval.evaluator_train`` problems,
     n_per_problem / balance / batch_size / max_length of its data from ``evaluator``, the
     export into the step directory."""
     out = {k: v for k, v in to_plain(cfg.stages).items() if k != "module"}
@@ -37,8 +37,10 @@ def stages_config(cfg: DictConfig, st: Step) -> dict[str, Any]:
         out["stages"] = [{**s, "steps": int(n), "epochs": None}
                          for s, n in zip(out["stages"], lengths)]
     sampling = {k: v for k, v in to_plain(cfg.sampling).items()
-                if k not in ("engine", "precision", "shard")}
-    out["candidates"] = {**out["candidates"], "num_problems": None, "sampling": sampling}
+                if k not in ("engine", "precision", "name", "shard", "workers")}
+    out["candidates"] = {**out["candidates"], "num_problems": None, "sampling": sampling,
+                         "engine": str(cfg.sampling.engine),
+                         "precision": str(cfg.sampling.precision)}
     e = cfg.evaluator
     out["evaluator_data"] = {**out["evaluator_data"], "n_per_problem": int(e.n_per_problem),
                              "balance": bool(e.balance), "batch_size": int(e.batch_size),

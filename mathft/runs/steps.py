@@ -10,6 +10,7 @@ how a step is checked and planned).
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -115,6 +116,17 @@ def load_for_inference(path: str, model_cfg: Any) -> tuple[Any, Any]:
     return _MODELS[key]
 
 
+def worker_loader(path: str, model_cfg: Any) -> Any:
+    """What :func:`load_for_inference` loads, as a picklable call for worker processes (a
+    partial of a function whose module does not import Lightning: cheap worker starts)."""
+    from mathft.models.loading import load_model_and_tokenizer
+
+    return functools.partial(
+        load_model_and_tokenizer, path, dtype=_node(model_cfg, "dtype", "float32"),
+        attn_implementation=_node(model_cfg, "attn_implementation", "sdpa"),
+        cache_dir=_node(model_cfg, "cache_dir"), padding_side="left")
+
+
 def decoding(cfg: DictConfig, sampling: Mapping[str, Any]) -> dict[str, Any]:
     """The sampling mapping actually used: the prompt's stop strings join ``stop`` (a
     few-shot continuation ends where it would start the next exemplar)."""
@@ -134,6 +146,13 @@ def sample(cfg: DictConfig, gen_path: str, gen_id: str, model_cfg: Any,
     from mathft.sampling.engine import SamplingParams, make_engine, resolve_engine
     from mathft.sampling.runner import sample_to_store
     from mathft.sampling.store import CandidateStore
+    from mathft.sampling.workers import (
+        WorkerJob,
+        absorb_parts,
+        built_prompt,
+        resolve_workers,
+        sample_in_workers,
+    )
 
     used = decoding(cfg, sampling)
     params = SamplingParams.from_mapping(
@@ -162,19 +181,34 @@ def sample(cfg: DictConfig, gen_path: str, gen_id: str, model_cfg: Any,
                 st.mark_done({**merged, "n": params.n, "problems": len(problems),
                               "engine": engine_id})
                 return st
-        model, tok = load_for_inference(gen_path, model_cfg)
         builder = build_prompt_builder(to_plain(cfg.prompt))
         store = CandidateStore(st.dir / "candidates.jsonl", config_hash=full_hash,
                                model_id=gen_id, sampling=params.to_dict())
-        vllm = engine_id["engine"] == "vllm"  # vLLM loads the checkpoint itself
-        engine = make_engine(engine_id["engine"], gen_path if vllm else model, tok,
-                             precision=precision)
         todo = shards.select(problems, shard)
-        stats = sample_to_store(engine, todo, store, params,
-                                prompt_fn=lambda p: builder.build(p.problem, tokenizer=tok),
-                                model_id=gen_id, config_hash=full_hash)
+        # sampling.workers: processes over contiguous slices of the problems (the models of
+        # this step are loaded on the CPU); the merged store equals a one-process run's
+        workers = resolve_workers(used.get("workers"), len(todo),
+                                  parallel=engine_id["engine"] == "prefix")
+        if engine_id["engine"] == "vllm":  # vLLM spreads over its devices itself
+            workers = 1
+        if workers > 1:
+            _MODELS.clear()  # each worker loads its own copy: drop this process's
+            job = WorkerJob(load=worker_loader(gen_path, model_cfg), engine=engine_id["engine"],
+                            precision=precision,
+                            params=params, prompt=functools.partial(built_prompt, builder),
+                            model_id=gen_id, config_hash=full_hash)
+            stats = sample_in_workers(job, todo, store, workers)
+        else:
+            absorb_parts(store, [p.uid for p in todo])  # rows of a killed run with workers > 1
+            model, tok = load_for_inference(gen_path, model_cfg)
+            vllm = engine_id["engine"] == "vllm"  # vLLM loads the checkpoint itself
+            engine = make_engine(engine_id["engine"], gen_path if vllm else model, tok,
+                                 precision=precision)
+            stats = sample_to_store(engine, todo, store, params,
+                                    prompt_fn=lambda p: builder.build(p.problem, tokenizer=tok),
+                                    model_id=gen_id, config_hash=full_hash)
         st.mark_done({"rows": len(store), "n": params.n, "problems": len(todo),
-                      "engine": engine_id,
+                      "engine": engine_id, "workers": workers,
                       "stats": to_plain(getattr(stats, "__dict__", {}))})
         return st
 
@@ -230,8 +264,14 @@ def score(cfg: DictConfig, evaluator_st: Step, model_cfg: Any, candidates_st: St
           problems: Sequence[Problem], label: str = "") -> Step:
     """S_cls of every stored candidate, written to a resumable score store."""
     from mathft.sampling import shards
-    from mathft.sampling.scoring import score_store
+    from mathft.sampling.scoring import (
+        ScoreJob,
+        absorb_score_parts,
+        score_in_workers,
+        score_store,
+    )
     from mathft.sampling.store import CandidateStore, ScoreStore
+    from mathft.sampling.workers import resolve_workers
 
     shards.require_full(candidates_st, "scoring")
     key = scores_key(cfg, evaluator_st.hash, candidates_st.hash)
@@ -251,11 +291,23 @@ def score(cfg: DictConfig, evaluator_st: Step, model_cfg: Any, candidates_st: St
                 st.mark_done(merged)
                 return st
         keep = set(shards.select([p.uid for p in problems], shard))
-        model, tok = load_for_inference(str(evaluator_st.dir / "model"), model_cfg)
+        mine = [c for c in cands if c.problem_id in keep]
+        path = str(evaluator_st.dir / "model")
         scores = ScoreStore(st.dir / "scores.jsonl", evaluator_st.hash)
-        counts = score_store(model, tok, [c for c in cands if c.problem_id in keep],
-                             list(problems), scores,
-                             batch_size=int(cfg.evaluator.score_batch_size),
-                             max_length=int(cfg.evaluator.max_length))
-        st.mark_done({**dict(counts), "rows": len(scores)})
+        # evaluator.score_workers: processes over contiguous slices of the problems (CPU models)
+        workers = resolve_workers(cfg.evaluator.get("score_workers"),
+                                  len({c.problem_id for c in mine}),
+                                  name="evaluator.score_workers")
+        size, max_length = int(cfg.evaluator.score_batch_size), int(cfg.evaluator.max_length)
+        if workers > 1:
+            _MODELS.clear()  # each worker loads its own copy: drop this process's
+            job = ScoreJob(load=worker_loader(path, model_cfg), batch_size=size,
+                           max_length=max_length)
+            counts = score_in_workers(job, mine, list(problems), scores, workers)
+        else:
+            absorb_score_parts(scores, [c.key for c in mine])  # a killed run's workers' scores
+            model, tok = load_for_inference(path, model_cfg)
+            counts = score_store(model, tok, mine, list(problems), scores, batch_size=size,
+                                 max_length=max_length)
+        st.mark_done({**dict(counts), "rows": len(scores), "workers": workers})
         return st

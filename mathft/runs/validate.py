@@ -35,6 +35,7 @@ from mathft.rerank.strategies import Strategy
 from mathft.runs.cache import to_plain
 from mathft.runs.schema import added_keys
 from mathft.sampling.engine import ENGINES, PRECISIONS, SamplingParams
+from mathft.sampling.workers import parse_workers
 
 EVAL_SETS = ("math500", "math", "gsm8k", "jsonl")
 SPLITS = ("train", "val", "test")
@@ -96,6 +97,16 @@ def _precision(v: Any) -> str | None:
     return None if str(v) in ok else f"unknown precision {v!r}; known: {sorted(ok)}"
 
 
+def _workers(name: str) -> Callable[[Any], str | None]:
+    def check(v: Any) -> str | None:
+        try:
+            parse_workers(v, name)
+        except ValueError as e:
+            return str(e)
+        return None
+    return check
+
+
 RULES: dict[str, Callable[[Any], str | None]] = {
     "generator.lr": _range(0.0),
     "generator.weight_decay": _range(0.0),
@@ -121,6 +132,7 @@ RULES: dict[str, Callable[[Any], str | None]] = {
     "data.limit_train": _range(1),
     "data.limit_val": _range(0),
     "sampling.engine": _one_of(ENGINES),
+    "evaluator.score_workers": _workers("evaluator.score_workers"),
     "sampling.precision": _one_of(PRECISIONS),
     "stages.mode": _one_of(STAGE_MODES),
     "trainer.precision": _precision,

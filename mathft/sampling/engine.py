@@ -72,9 +72,15 @@ class SamplingParams:
 
     @classmethod
     def from_mapping(
-        cls, cfg: Mapping[str, Any], ignore: Sequence[str] = ("engine", "precision", "shard")
+        cls, cfg: Mapping[str, Any],
+        ignore: Sequence[str] = ("engine", "precision", "shard", "workers"),
     ) -> SamplingParams:
-        """Build from a config mapping (e.g. ``cfg.sampling``); unknown keys are an error."""
+        """Build from a config mapping (e.g. ``cfg.sampling``); unknown keys are an error
+        (``workers`` is checked here too: ``auto`` or an int >= 1)."""
+        if "workers" in cfg:
+            from mathft.sampling.workers import parse_workers
+
+            parse_workers(cfg["workers"])
         known = {f.name for f in fields(cls)}
         unknown = set(cfg) - known - set(ignore)
         if unknown:
@@ -234,6 +240,16 @@ def resolve_engine(kind: str, precision: str = "auto", model_dtype: str = "float
 
         dtype = "bfloat16" if fast_bf16() else model_dtype
     return {"engine": kind, "dtype": str(dtype).replace("torch.", "")}
+
+
+def resolve_in_memory_engine(kind: str, precision: str = "auto",
+                             model_dtype: str = "float32") -> dict[str, str]:
+    """:func:`resolve_engine` for a model held in memory (sampling inside a training run, e.g.
+    the sequential stages' candidates): vLLM loads a checkpoint itself, so ``vllm`` and
+    ``auto`` both resolve to ``prefix`` there; ``hf`` and ``prefix`` stay."""
+    if kind not in ENGINES:
+        raise ValueError(f"unknown sampling engine {kind!r} (sampling.engine); choose one of {ENGINES}")
+    return resolve_engine("prefix" if kind in ("auto", "vllm") else kind, precision, model_dtype)
 
 
 def make_engine(kind: str, model: Any, tokenizer: Any = None, precision: str = "auto",

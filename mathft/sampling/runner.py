@@ -9,7 +9,7 @@ run loses at most one batch, and rerunning the same call completes the store.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -59,10 +59,14 @@ def sample_to_store(
     config_hash: str | None = None,
     progress: bool = True,
     grade_fn: GradeFn | None = None,
+    done: Collection[tuple[str, int]] = (),
+    on_append: Callable[[int], None] | None = None,
 ) -> SampleStats:
     """Fill ``store`` with ``params.n`` graded samples per problem, skipping stored ones.
 
     ``config_hash`` defaults to the store's; it must match the store's meta sidecar.
+    ``done``: keys stored elsewhere, skipped too (a worker's rows already in the step's
+    store); ``on_append(rows)`` is called after each append (progress of a worker).
     """
     chash = config_hash if config_hash is not None else store.config_hash
     if chash is None or chash != store.config_hash:
@@ -74,7 +78,7 @@ def sample_to_store(
     if len(set(ids)) != len(ids):
         raise ValueError("problem uids must be unique")
     grade = grade_fn or default_grader()
-    done = store.existing_keys()
+    done = store.existing_keys() | set(done)
     stats = SampleStats(requested=len(problems) * params.n)
     todo: list[tuple[Problem, int, str]] = []
     for p in problems:
@@ -100,6 +104,8 @@ def sample_to_store(
         stats.generated += len(cands)
         if bar is not None:
             bar.update(len(cands))
+        if on_append is not None:
+            on_append(len(cands))
         cands.clear()
 
     try:

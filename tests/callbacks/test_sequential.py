@@ -84,8 +84,7 @@ def test_candidates_are_samples_of_the_model_at_the_end_of_stage1(tmp_path):
     """Re-sample with the weights the model had when stage 1 ended: same texts as the store."""
     import pytorch_lightning as pl
 
-    from mathft.sampling.engine import SamplingParams
-    from mathft.sampling.hf import HFEngine
+    from mathft.sampling.engine import SamplingParams, make_engine
     from mathft.sampling.runner import sample_to_store
 
     snap: dict[str, torch.Tensor] = {}
@@ -99,6 +98,7 @@ def test_candidates_are_samples_of_the_model_at_the_end_of_stage1(tmp_path):
     # Snapshot is listed before SequentialStages: it sees the model before the sampling
     trainer, module, stages = run(tmp_path, steps=(s1, 1, 1), pre_callbacks=[Snapshot()])
     assert snap, "stage-1 weights were not captured"
+    assert stages.engine_id(module) == {"engine": "prefix", "dtype": "float32"}  # auto, in-run
     stored = {(c.problem_id, c.sample_idx): c.text
               for c in CandidateStore(tmp_path / "candidates" / "stage1.jsonl").load()}
     final = {k: v.clone() for k, v in module.model.state_dict().items()}
@@ -108,8 +108,10 @@ def test_candidates_are_samples_of_the_model_at_the_end_of_stage1(tmp_path):
     def resample(weights: dict[str, torch.Tensor], name: str) -> dict[tuple[str, int], str]:
         module.model.load_state_dict(weights)
         store = CandidateStore(tmp_path / name, config_hash="check")
-        sample_to_store(HFEngine(module.model.eval(), module.tokenizer), problems(), store,
-                        params, stages.candidates.prompt_fn, config_hash="check", progress=False)
+        engine = make_engine(stages.engine_id(module)["engine"], module.model.eval(),
+                             module.tokenizer, precision=stages.candidates.precision)
+        sample_to_store(engine, problems(), store, params, stages.candidates.prompt_fn,
+                        config_hash="check", progress=False)
         return {(c.problem_id, c.sample_idx): c.text for c in store.load()}
 
     assert resample(snap, "stage1.jsonl") == stored

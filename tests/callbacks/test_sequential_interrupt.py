@@ -55,23 +55,22 @@ def test_sigkill_in_stage2_then_resume(tmp_path, reference_run):
 def test_interrupted_sampling_resumes_without_resampling(tmp_path, reference_run, monkeypatch):
     """Stop the run inside the stage-2 sampling (after its first batch of 8): the resumed run
     completes the store (8 + 4 rows, each once) and ends with the reference's weights."""
-    from mathft.sampling.hf import HFEngine
+    from mathft.sampling.prefix import PrefixEngine  # the in-run engine (auto)
 
-    calls = {"n": 0}
-    original = HFEngine.generate_requests
+    original = PrefixEngine.stream
 
     def flaky(self, requests, params):
-        calls["n"] += 1
-        if calls["n"] == 2:
-            raise StopRun("killed while sampling")
-        return original(self, requests, params)
+        for k, out in enumerate(original(self, requests, params)):
+            if k == 8:  # the first append (batch_size 8 rows) has landed
+                raise StopRun("killed while sampling")
+            yield out
 
-    monkeypatch.setattr(HFEngine, "generate_requests", flaky)
+    monkeypatch.setattr(PrefixEngine, "stream", flaky)
     with pytest.raises(StopRun):
         run(tmp_path)
     store = tmp_path / "candidates" / "stage1.jsonl"
     assert len(CandidateStore(store).load()) == 8
-    monkeypatch.setattr(HFEngine, "generate_requests", original)
+    monkeypatch.setattr(PrefixEngine, "stream", original)
     trainer, module, stages = run(tmp_path, resume=True)
     assert trainer.global_step == TOTAL
     keys = [(c.problem_id, c.sample_idx) for c in CandidateStore(store).load()]

@@ -122,3 +122,95 @@ def test_score_store_accepts_module_and_checks_inputs(tokenizer, tiny_model, mak
     with pytest.raises(ValueError, match="not 'other'"):
         score_store(tiny_model, tokenizer, cands, probs, ScoreStore(out, "ev"),
                     evaluator_id="other", progress=False)
+
+
+def _varied_items(make_problems, make_candidates):
+    """Many candidates per problem with very different lengths, a problem with one candidate,
+    and two identical candidates (their common prefix is the whole prompt)."""
+    probs, cands, items = _items(make_problems, make_candidates)
+    for j, c in enumerate(cands["p2"]):
+        c.text = ("So " * (7 * j)) + c.text
+    items = [(probs[c.problem_id].problem, c.text) for cs in cands.values() for c in cs]
+    items += [("What is 9 + 9?", "It is 18.")]  # alone
+    items += [("What is 8 + 8?", "It is $\\boxed{16}$.")] * 2  # identical
+    return items
+
+
+@pytest.mark.parametrize("kind", ["llama", "qwen2"])
+def test_prefix_path_equals_plain(kind, tokenizer, tiny_model, make_problems, make_candidates):
+    """The shared-prefix path gives the plain path's S_cls (GQA, q/k/v biases, any batch)."""
+    from mathft.sampling.scoring import PrefixScorer, prefix_supported
+
+    model = tiny_model
+    if kind == "qwen2":
+        from transformers import Qwen2Config, Qwen2ForCausalLM
+
+        torch.manual_seed(1)
+        model = Qwen2ForCausalLM(Qwen2Config(
+            vocab_size=len(tokenizer), hidden_size=64, intermediate_size=128,
+            num_hidden_layers=2, num_attention_heads=4, num_key_value_heads=1,
+            pad_token_id=tokenizer.pad_token_id, tie_word_embeddings=False)).eval()
+    assert prefix_supported(model)
+    items = _varied_items(make_problems, make_candidates)
+    ref = torch.tensor(score_texts(model, tokenizer, items, batch_size=4, method="plain"))
+    assert len(set(ref.tolist())) > 10
+    for bs in (1, 3, 16):
+        got = torch.tensor(score_texts(model, tokenizer, items, batch_size=bs, method="prefix"))
+        assert torch.allclose(got, ref, atol=1e-5, rtol=0), (bs, (got - ref).abs().max())
+    # small windows: prefixes are prefilled and dropped a few problems at a time
+    from mathft.data.evaluator_data import encode_many
+
+    ids, _ = encode_many(tokenizer, items, 1024)
+    scorer = PrefixScorer(model, label_token_ids(tokenizer), tokenizer.pad_token_id,
+                          window_rows=3)
+    got = torch.zeros(len(ids), dtype=torch.float64)
+    seen = []
+    for chunk, scores in scorer.batches(ids, [p for p, _ in items], 2):
+        got[chunk] = torch.tensor(scores, dtype=torch.float64)
+        seen += chunk
+    assert sorted(seen) == list(range(len(ids)))
+    assert torch.allclose(got.float(), ref, atol=1e-5, rtol=0)
+
+
+def test_prefix_path_is_used_where_it_applies(tokenizer, tiny_model):
+    from mathft.sampling.scoring import prefix_supported
+
+    assert not prefix_supported(_FailAfter(tiny_model, 1))  # a wrapper: the plain path
+    items = [("What is 1 + 1?", "2"), ("What is 1 + 1?", "3")]
+    with pytest.raises(ValueError, match="prefix scoring does not support"):
+        score_texts(_FailAfter(tiny_model, 9), tokenizer, items, method="prefix")
+    with pytest.raises(ValueError, match="method"):
+        score_texts(tiny_model, tokenizer, items, method="fast")
+    assert tiny_model.config._attn_implementation == "sdpa"
+    score_texts(tiny_model, tokenizer, items, method="prefix")
+    assert tiny_model.config._attn_implementation == "sdpa"  # restored
+
+
+def test_score_workers_equal_one_process_and_resume(tokenizer, tiny_model, make_problems,
+                                                    make_candidates, tmp_path):
+    """2 scoring processes give the scores of one; a killed run's part scores are kept."""
+    import functools
+
+    from mathft.models.loading import load_model_and_tokenizer
+    from mathft.sampling.scoring import ScoreJob, score_in_workers, score_parts_dir
+
+    probs, cands, _ = _items(make_problems, make_candidates)
+    tiny_model.save_pretrained(tmp_path / "ev")
+    tokenizer.save_pretrained(tmp_path / "ev")
+    all_c = [c for cs in cands.values() for c in cs]
+    ref_path = tmp_path / "ref.jsonl"
+    score_store(tiny_model, tokenizer, all_c, probs, ref_path, batch_size=3, evaluator_id="ev",
+                progress=False)
+    ref = ScoreStore(ref_path).load()
+    out = ScoreStore(tmp_path / "s.jsonl", "ev")
+    part = ScoreStore(score_parts_dir(out.path) / "w0.jsonl", "ev")  # as a killed worker left it
+    part.append([(*all_c[5].key, ref[all_c[5].key])])
+    job = ScoreJob(load=functools.partial(load_model_and_tokenizer, str(tmp_path / "ev")),
+                   batch_size=3)
+    stats = score_in_workers(job, all_c, probs, out, 2, progress=False)
+    assert stats == {"scored": 11, "skipped": 1, "truncated": 0}
+    got = ScoreStore(out.path).load()
+    # the killed run's score first (kept at the start), then the rest in candidate order
+    assert list(got) == [all_c[5].key] + [c.key for c in all_c if c.key != all_c[5].key]
+    assert got.keys() == ref.keys() and max(abs(got[k] - ref[k]) for k in ref) < 1e-5
+    assert not score_parts_dir(out.path).exists()

@@ -40,20 +40,34 @@ def _ok(proc) -> None:  # noqa: ANN001 - CompletedProcess
     assert proc.returncode == 0, proc.stderr[-4000:]
 
 
-def test_sigkill_sampling_then_rerun_completes_store(tmp_path):
+def _lines(paths: list[Path]) -> list[bytes]:
+    """Complete lines of ``paths`` (a torn tail is not a row)."""
+    out = []
+    for p in paths:
+        data = p.read_bytes() if p.exists() else b""
+        out += data[: data.rfind(b"\n") + 1].splitlines(keepends=True)
+    return out
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_sigkill_sampling_then_rerun_completes_store(tmp_path, workers):
     """mathft.sample killed after >= 8 rows; the rerun appends the rest, each key once,
-    and the rows written before the kill are kept byte for byte."""
+    and the rows written before the kill are kept byte for byte. With 2 worker processes
+    the rows before the kill are in the workers' part stores; the rerun keeps them too."""
+    args = (*SAMPLE_ARGS, f"sampling.workers={workers}")
     store_of = lambda: [d / "candidates.jsonl" for d in step_dirs(tmp_path, "samples_test")]  # noqa: E731
-    rc, _ = run_and_kill(cli("mathft.sample", tmp_path, "a", *SAMPLE_ARGS),
-                         lambda: any(len(jsonl_rows(p)) >= 8 for p in store_of()))
+    written = lambda: [f for s in store_of() for f in (s, *sorted(  # noqa: E731
+        s.with_name(s.name + ".parts").glob("w*.jsonl")))]
+    rc, _ = run_and_kill(cli("mathft.sample", tmp_path, "a", *args),
+                         lambda: len(_lines(written())) >= 8)
     assert rc == KILLED
     (store,) = store_of()
-    before = store.read_bytes()
-    n_before = len(jsonl_rows(store))
-    assert 8 <= n_before < 24, "killed too late to test resumption"
+    before = store.read_bytes() if store.exists() else b""  # workers: rows in their parts
+    lines_before = _lines(written())
+    assert 8 <= len(lines_before) < 24, "killed too late to test resumption"
     assert not (store.parent / "DONE.json").exists()
 
-    _ok(run(cli("mathft.sample", tmp_path, "b", *SAMPLE_ARGS)))
+    _ok(run(cli("mathft.sample", tmp_path, "b", *args)))
     assert store_of() == [store]
     rows = jsonl_rows(store)
     keys = _keys(rows)
@@ -62,7 +76,9 @@ def test_sigkill_sampling_then_rerun_completes_store(tmp_path):
     # complete-line prefix from before the kill is untouched (a torn tail may be dropped)
     prefix = before[: before.rfind(b"\n") + 1]
     assert store.read_bytes().startswith(prefix)
-    assert done(store.parent)["rows"] == 24
+    assert set(lines_before) <= set(_lines([store]))  # the workers' rows too, as written
+    assert done(store.parent)["rows"] == 24 and done(store.parent)["workers"] == workers
+    assert not store.with_name(store.name + ".parts").exists()
 
 
 @pytest.mark.slow

@@ -65,6 +65,8 @@ TABLE: list[tuple[list[str], str, set[str]]] = [
     ([], "trainer=ddp", {G, E}),
     ([], "sampling.batch_size=3", set()),
     ([], "evaluator.score_batch_size=2", set()),
+    ([], "sampling.workers=3", set()),
+    ([], "evaluator.score_workers=1", set()),
     ([], "sampling.n=8", {S}),
     ([], "sampling.temperature=0.7", {S}),
     ([], "sampling.max_new_tokens=100", {S, GR}),
@@ -75,6 +77,9 @@ TABLE: list[tuple[list[str], str, set[str]]] = [
     (["stages=sequential"], "sampling.batch_size=3", set()),
     (["stages=sequential"], "evaluator.score_batch_size=2", set()),
     (["stages=sequential"], "sampling.n=8", {G, S}),
+    (["stages=sequential"], "sampling.engine=hf", {G, S, GR}),  # the in-run engine too
+    (["stages=sequential"], "sampling.engine=vllm", {S, GR}),  # in-run: prefix, as auto
+    (["stages=sequential"], "sampling.workers=1", set()),
     (["stages=sequential"], "objective=margin", {G, E}),
     (["stages=sequential"], "generator.sequential_steps=[1,2,3]", {G}),
     ([], "objective=margin", {E}),

@@ -1,0 +1,43 @@
+"""Helpers the sampling-worker tests hand to spawned processes (importable by module name)."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+from hydra import compose, initialize_config_dir
+from hydra.core.hydra_config import HydraConfig
+
+CONF = Path(__file__).resolve().parents[2] / "conf"
+
+
+def failing_load():
+    """A model loader that fails inside the worker."""
+    raise OSError("no weights in /nowhere (raised inside the worker on purpose)")
+
+
+def compose_cfg(tmp: Path, cache: Path, *extra: str):
+    """The real pipeline config on the tiny model, the base model as generator."""
+    with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
+        cfg = compose("pipeline", overrides=[
+            "model=tiny", "logger=csv", "generator.train=false", f"run.cache_dir={cache}",
+            "sampling.engine=prefix", "sampling.precision=float32", "sampling.n=2",
+            "sampling.temperature=0.3",  # peaked draws: the random model is fast to sample
+            "sampling.max_new_tokens=16", "sampling.batch_size=4", "eval.test.limit=4",
+            "eval.test.levels=null", *extra], return_hydra_config=True)
+    cfg.hydra.runtime.output_dir = str(tmp / "job")
+    HydraConfig.instance().set_config(cfg)
+    return cfg
+
+
+def sample(tmp: Path, cache: Path, *extra: str):
+    """Run the test sampling step (as the pipeline does)."""
+    from mathft.runs import steps
+
+    cfg = compose_cfg(tmp, cache, *extra)
+    problems = steps.problem_set(cfg, "test")
+    return steps.sample(cfg, "tiny", "base:tiny", cfg.model, problems, cfg.sampling, "test")
+
+
+if __name__ == "__main__":  # the kill test's subprocess: tmp cache overrides...
+    sample(Path(sys.argv[1]), Path(sys.argv[2]), *sys.argv[3:])
