@@ -82,18 +82,29 @@ def _assert_equal(a: dict[str, torch.Tensor], b: dict[str, torch.Tensor]) -> Non
         assert torch.equal(a[name], b[name]), name
 
 
-# 12 examples / batch 4 = 3 batches per epoch; 7 steps cross two epoch boundaries.
-SSFT = ["generator.max_steps=7", "generator.batch_size=4", "data.limit_train=12"]
+# 12 examples / batch 4 = 3 batches per epoch; 7 steps cross two epoch boundaries. The lengths
+# are pinned here (the smoke experiment's short max_length with overlong=drop would leave out
+# some of the 12 and change the layout this test is about).
+SSFT = ["generator.max_steps=7", "generator.batch_size=4", "data.limit_train=12",
+        "generator.max_length=384", "generator.overlong=truncate"]
 
 
-@pytest.mark.parametrize("k", [pytest.param(2, marks=pytest.mark.slow), 4])
-def test_ssft_stopped_and_resumed_equals_uninterrupted(k: int, tmp_path: Path,
+@pytest.mark.parametrize("k,ssft", [
+    pytest.param(2, SSFT, marks=pytest.mark.slow), (4, SSFT),
+    # 8 examples / batch 4: the stop after step 4 falls exactly on an epoch's end
+    pytest.param(4, [*SSFT[:2], "data.limit_train=8", *SSFT[3:]], marks=[
+        pytest.mark.slow, pytest.mark.xfail(strict=True, reason=(
+            "known bug (found 2026-12-02): a run stopped exactly at an epoch's end resumes "
+            "with different batches; open, see the issue 11 follow-up"))],
+        id="4-epoch-end"),
+])
+def test_ssft_stopped_and_resumed_equals_uninterrupted(k: int, ssft: list[str], tmp_path: Path,
                                                        monkeypatch: pytest.MonkeyPatch) -> None:
-    ref_cfg = _cfg(tmp_path / "ref", *SSFT)
+    ref_cfg = _cfg(tmp_path / "ref", *ssft)
     _with_stop(monkeypatch, None)
     ref_path, _, ref_st = steps.generator(ref_cfg, ref_cfg.model)
 
-    cfg = _cfg(tmp_path / "run", *SSFT)
+    cfg = _cfg(tmp_path / "run", *ssft)
     _with_stop(monkeypatch, k)
     with pytest.raises(Stop):
         steps.generator(cfg, cfg.model)

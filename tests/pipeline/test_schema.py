@@ -18,7 +18,7 @@ def _names(cls: type) -> set[str]:
 
 
 def test_schemas_match_the_classes_they_configure() -> None:
-    assert _names(schema.SamplingConf) - {"engine", "precision", "shard"} == \
+    assert _names(schema.SamplingConf) - {"engine", "precision", "shard", "workers"} == \
         _names(SamplingParams)
     assert _names(schema.ObjectiveConf) == _names(Objective)
     assert _names(schema.FewShotPromptConf) - {"_target_"} == _names(PromptBuilder) - {
