@@ -10,12 +10,9 @@ from __future__ import annotations
 
 from typing import Any
 
-import pytorch_lightning as pl
 from omegaconf import DictConfig
 
 from mathft.callbacks.sequential import SequentialStages
-from mathft.data.datamodule import SSFTDataModule
-from mathft.data.mixtures import ssft_examples_from_config
 from mathft.data.templates import format_prompt
 from mathft.runs import training
 from mathft.runs.cache import Step, to_plain
@@ -51,16 +48,8 @@ def stages_config(cfg: DictConfig, st: Step) -> dict[str, Any]:
 
 def train_sequential(cfg: DictConfig, model_cfg: Any, st: Step, logger: Any) -> dict[str, Any]:
     """Run (or resume) the stages of ``cfg.stages``; export the final generator to ``model/``."""
-    g = cfg.generator
-    pl.seed_everything(int(cfg.seed), workers=True)
-    module = training.build_module(cfg.stages.module, to_plain(model_cfg), cfg.finetune)
-    train = ssft_examples_from_config(cfg.data, "train")
-    val = ssft_examples_from_config(cfg.data, "val")[: int(g.val_examples)]
+    module, dm = training.ssft_setup(cfg, model_cfg)
     template = str(cfg.data.template)
-    dm = SSFTDataModule(module.tokenizer, train, val, template=template,
-                        max_length=int(g.max_length), overlong=str(g.overlong),
-                        batch_size=int(g.batch_size), packing=bool(g.packing),
-                        seed=int(cfg.seed))
     dm.setup("fit")
     callback = SequentialStages.from_config(
         stages_config(cfg, st), tokenizer=module.tokenizer, generator_data=dm.train_dataloader,
@@ -73,4 +62,5 @@ def train_sequential(cfg: DictConfig, model_cfg: Any, st: Step, logger: Any) -> 
     if not (st.dir / "model").exists():
         raise RuntimeError(f"sequential run in {st.dir} ended before its last stage finished")
     metrics = training.fit_metrics(trainer)
-    return {"global_step": trainer.global_step, "n_train": len(train), "metrics": metrics}
+    return {"global_step": trainer.global_step, "n_train": dm.stats["train"].total,
+            "metrics": metrics}

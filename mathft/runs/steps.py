@@ -18,9 +18,7 @@ from typing import Any
 import pytorch_lightning as pl
 from omegaconf import DictConfig, OmegaConf
 
-from mathft.data.datamodule import SSFTDataModule
 from mathft.data.evaluator_data import EvaluatorDataModule
-from mathft.data.mixtures import ssft_examples_from_config
 from mathft.models.export import export_generator
 from mathft.records import Problem
 from mathft.runs import training
@@ -80,14 +78,7 @@ def generator(cfg: DictConfig, model_cfg: Any, logger: Any = None
 
 def _train_ssft(cfg: DictConfig, model_cfg: Any, st: Step, logger: Any) -> dict[str, Any]:
     g = cfg.generator
-    pl.seed_everything(int(cfg.seed), workers=True)
-    module = training.build_module(cfg.stages.module, to_plain(model_cfg), cfg.finetune)
-    train = ssft_examples_from_config(cfg.data, "train")
-    val = ssft_examples_from_config(cfg.data, "val")[: int(g.val_examples)]
-    dm = SSFTDataModule(module.tokenizer, train, val, template=str(cfg.data.template),
-                        max_length=int(g.max_length), overlong=str(g.overlong),
-                        batch_size=int(g.batch_size), packing=bool(g.packing),
-                        seed=int(cfg.seed))
+    module, dm = training.ssft_setup(cfg, model_cfg)
     ckpt = st.dir / "ckpt"
     trainer = training.build_trainer(cfg, int(g.max_steps), ckpt, logger)
     trainer.fit(module, datamodule=dm, ckpt_path=training.resume_path(ckpt))
@@ -96,7 +87,8 @@ def _train_ssft(cfg: DictConfig, model_cfg: Any, st: Step, logger: Any) -> dict[
                      metadata={"step": st.hash, "global_step": trained_steps(trainer)})
     metrics = training.fit_metrics(trainer)
     too_long = {split: stats.truncated for split, stats in dm.stats.items()}
-    return {"global_step": trained_steps(trainer), "n_train": len(train), "n_val": len(val),
+    return {"global_step": trained_steps(trainer), "n_train": dm.stats["train"].total,
+            "n_val": dm.stats["val"].total,
             "too_long": too_long, "overlong": str(g.overlong), "metrics": metrics}
 
 

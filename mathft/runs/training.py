@@ -14,6 +14,8 @@ from hydra.utils import instantiate
 from omegaconf import DictConfig
 from pytorch_lightning.callbacks import LearningRateMonitor, ModelCheckpoint
 
+from mathft.data.datamodule import SSFTDataModule
+from mathft.data.mixtures import ssft_examples_from_config
 from mathft.runs.cache import to_plain
 from mathft.runs.distributed import STEP_METRIC, StepCounter
 
@@ -22,6 +24,21 @@ def build_module(node: DictConfig, model: Mapping[str, Any], finetune: Any) -> p
     """The LightningModule of ``node`` (``stages.module`` or ``evaluator.module``: ``_target_``
     and hyperparameters) on ``model`` (a ``conf/model`` mapping) with ``finetune``."""
     return instantiate(node, model=dict(model), finetune=to_plain(finetune), _convert_="all")
+
+
+def ssft_setup(cfg: DictConfig, model_cfg: Any) -> tuple[pl.LightningModule, SSFTDataModule]:
+    """The generator step's start (SSFT or sequential): seed, the ``stages.module``
+    LightningModule, and its SSFT data (``data`` examples at ``generator`` sizes)."""
+    g = cfg.generator
+    pl.seed_everything(int(cfg.seed), workers=True)
+    module = build_module(cfg.stages.module, to_plain(model_cfg), cfg.finetune)
+    train = ssft_examples_from_config(cfg.data, "train")
+    val = ssft_examples_from_config(cfg.data, "val")[: int(g.val_examples)]
+    dm = SSFTDataModule(module.tokenizer, train, val, template=str(cfg.data.template),
+                        max_length=int(g.max_length), overlong=str(g.overlong),
+                        batch_size=int(g.batch_size), packing=bool(g.packing),
+                        seed=int(cfg.seed))
+    return module, dm
 
 
 def build_trainer(cfg: DictConfig, max_steps: int, ckpt_dir: Path, logger: Any,
