@@ -29,6 +29,7 @@ from mathft.sampling.workers import (
     physical_cores,
     resolve_workers,
     sample_in_workers,
+    weighted_slices,
 )
 
 HELPERS = Path(h.__file__)
@@ -57,6 +58,20 @@ def test_parse_and_resolve() -> None:
     assert resolve_workers("auto", 10, parallel=False) == 1  # e.g. the hf engine
     assert resolve_workers(4, 10, parallel=False) == 4  # an int forces it...
     assert resolve_workers(4, 3) == 3  # ...up to one problem per worker
+
+
+def test_weighted_slices_are_contiguous_non_empty_and_balanced() -> None:
+    assert weighted_slices([1] * 10, 3) == [range(0, 4), range(4, 7), range(7, 10)]
+    assert weighted_slices([10, 1, 1, 1, 1, 1], 2) == [range(0, 1), range(1, 6)]
+    assert weighted_slices([100, 1, 1, 1], 3) == [range(0, 1), range(1, 2), range(2, 4)]
+    import random
+
+    rng = random.Random(0)
+    for _ in range(500):
+        n = rng.randint(1, 12)
+        k = rng.randint(1, n)
+        parts = weighted_slices([rng.random() for _ in range(n)], k)
+        assert len(parts) == k and all(parts) and [i for r in parts for i in r] == list(range(n))
 
 
 def test_two_workers_store_equals_one_process(tmp_path: Path) -> None:
