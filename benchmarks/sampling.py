@@ -16,9 +16,9 @@ decodes half of the prompts with ``threads // 2`` threads; timed from the first 
 to the last one's end, model loading excluded as for the other rows),
 ``ct2-int8`` (CTranslate2, when ``ctranslate2`` is installed; converted on the fly).
 
-Scoring (``--scoring``): ``score_texts`` on MATH500 problems with N candidates each (the gold
-solution cut at N lengths from 50% to 100% of its words, so a problem's candidates share its
-prompt as sampled candidates do): ``plain`` (one padded forward per batch, the path before the
+Scoring (``--scoring``): ``score_texts`` on MATH500 problems with N candidates each (``Attempt
+j:`` and the gold solution cut at N lengths from 50% to 100% of its words, so a problem's
+candidates share its prompt up to the solution, as sampled candidates do): ``plain`` (one padded forward per batch, the path before the
 shared-prefix one), ``prefix`` (a problem's prompt prefix once, ``evaluator.score_workers=1``)
 and ``prefix-w2`` (2 worker processes, as ``evaluator.score_workers=2``).
 """
@@ -188,8 +188,10 @@ def _ct2(args: argparse.Namespace, model, tok, prompts: list[str]) -> tuple[int,
 
 
 def score_items(k: int, n: int) -> list[tuple[str, str]]:
-    """``n`` candidates for each of ``k`` MATH500 problems: the gold solution cut at ``n``
-    lengths from 50% to 100% of its words (problem-major order, as a candidate store)."""
+    """``n`` candidates for each of ``k`` MATH500 problems: ``Attempt j:`` and the gold
+    solution cut at ``n`` lengths from 50% to 100% of its words (problem-major order, as a
+    candidate store). Like sampled candidates they share the prompt up to the solution and
+    differ from its first tokens on (a plain cut would share half the solution too)."""
     from mathft.data.sources import read_math500
 
     out = []
@@ -197,7 +199,7 @@ def score_items(k: int, n: int) -> list[tuple[str, str]]:
         words = prob.solution.split(" ")
         for j in range(n):
             keep = len(words) * (n + j) // (2 * n - 1) if n > 1 else len(words)
-            out.append((prob.problem, " ".join(words[: max(1, keep)])))
+            out.append((prob.problem, f"Attempt {j + 1}: " + " ".join(words[: max(1, keep)])))
     return out
 
 
