@@ -220,11 +220,14 @@ def run_scoring(args: argparse.Namespace) -> dict:
     out = {"tokens": n_tok, "items": len(items), "n_per_problem": args.score_n,
            "flops_per_token": body, "method": method, "workers": workers}
     if workers > 1:
-        from mathft.sampling.shards import select
-        from mathft.sampling.workers import run_workers
+        from mathft.sampling.workers import balanced_groups, run_workers
 
         probs = list(dict.fromkeys(a for a, _ in items))
-        parts = [set(select(probs, (i, workers))) for i in range(workers)]
+        size = dict.fromkeys(probs, 0)  # as score_in_workers splits: about equal text each
+        for a, b in items:
+            size[a] += len(a) + len(b)
+        parts = [{probs[j] for j in g} for g in balanced_groups([size[a] for a in probs],
+                                                                workers)]
         payloads = [(args.model, method, [it for it in items if it[0] in part])
                     for part in parts]
         cpu: list[float] = []

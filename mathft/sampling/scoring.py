@@ -459,11 +459,11 @@ def score_in_workers(job: ScoreJob, candidates: Sequence[Candidate],
                      problems: Mapping[str, Problem | str] | Iterable[Problem],
                      store: ScoreStore, workers: int, progress: bool = True,
                      cpu: list[float] | None = None) -> dict[str, int]:
-    """:func:`score_store` over ``workers`` processes, each on a contiguous slice of the
-    candidates' problems (about equal text each), into its own part store; the parts are
-    appended to ``store`` in candidate order when all are done (a rerun after a kill first
-    keeps their scores)."""
-    from mathft.sampling.workers import run_workers, weighted_slices
+    """:func:`score_store` over ``workers`` processes, each on whole problems with about equal
+    text to score (:func:`~mathft.sampling.workers.balanced_groups`), into its own part store;
+    the parts are appended to ``store`` in candidate order when all are done (a rerun after a
+    kill first keeps their scores)."""
+    from mathft.sampling.workers import balanced_groups, run_workers
 
     if store.evaluator_id is None:
         raise ValueError(f"{store.path}: opened without an evaluator_id (read-only)")
@@ -482,13 +482,13 @@ def score_in_workers(job: ScoreJob, candidates: Sequence[Candidate],
                          f"(e.g. {missing[0]!r}); pass the problems of the candidate store")
     d = score_parts_dir(store.path)
     d.mkdir(exist_ok=True)
-    # contiguous slices of the problems with about equal text to score (known in advance,
-    # unlike the length of samples yet to be drawn)
+    # whole problems per worker, with about equal text to score each (known in advance,
+    # unlike the length of samples yet to be drawn; the merge restores candidate order)
     size = dict.fromkeys(pids, 0)
     for c in todo:
         size[c.problem_id] += len(texts[c.problem_id]) + len(c.text)
     payloads, spans = [], []
-    for part in weighted_slices([size[p] for p in pids], workers):
+    for part in balanced_groups([size[p] for p in pids], workers):
         mine = {pids[j] for j in part}
         payloads.append((job, [c for c in todo if c.problem_id in mine],
                          {p: texts[p] for p in mine}, str(d / f"w{len(payloads)}.jsonl"),

@@ -107,21 +107,17 @@ def resolve_workers(setting: Any, n_problems: int, *, parallel: bool = True,
     return max(1, min(w, n_problems))
 
 
-def weighted_slices(weights: Sequence[float], parts: int) -> list[range]:
-    """``parts`` contiguous, non-empty index ranges over ``weights`` with sums as equal as a
-    cut at the running total allows (``len(weights) >= parts``)."""
-    total, n = float(sum(weights)), len(weights)
-    cuts, acc, k = [0], 0.0, 1
-    for i, w in enumerate(weights):
-        acc += w
-        # cut after i once the running sum reaches k/parts of the total, leaving one item for
-        # each range still to come
-        while k < parts and (acc >= total * k / parts or n - (i + 1) == parts - k) and \
-                i + 1 > cuts[-1] and n - (i + 1) >= parts - k:
-            cuts.append(i + 1)
-            k += 1
-    cuts.append(n)
-    return [range(a, b) for a, b in zip(cuts, cuts[1:])]
+def balanced_groups(weights: Sequence[float], parts: int) -> list[list[int]]:
+    """Indices of ``weights`` in ``parts`` groups with about equal sums (largest first, each
+    to the lightest group), each group in index order; none is empty when
+    ``len(weights) >= parts``."""
+    groups: list[list[int]] = [[] for _ in range(parts)]
+    sums = [0.0] * parts
+    for i in sorted(range(len(weights)), key=lambda i: -weights[i]):
+        k = min(range(parts), key=lambda k: (sums[k], len(groups[k])))
+        groups[k].append(i)
+        sums[k] += weights[i]
+    return [sorted(g) for g in groups]
 
 
 def threads_per_worker(workers: int) -> int:
@@ -382,4 +378,4 @@ def _worker_main(fn: Callable[..., Any], payload: Any, index: int, threads: int,
 
 __all__ = ["WorkerError", "WorkerJob", "absorb_parts", "parse_workers", "physical_cores",
            "resolve_workers", "run_workers", "sample_in_workers", "threads_per_worker",
-           "weighted_slices"]
+           "balanced_groups"]
