@@ -228,13 +228,17 @@ def run_scoring(args: argparse.Namespace) -> dict:
             size[a] += len(a) + len(b)
         parts = [{probs[j] for j in g} for g in balanced_groups([size[a] for a in probs],
                                                                 workers)]
-        payloads = [(args.model, method, [it for it in items if it[0] in part])
-                    for part in parts]
+        index = [[i for i, it in enumerate(items) if it[0] in part] for part in parts]
+        payloads = [(args.model, method, [items[i] for i in idx]) for idx in index]
         cpu: list[float] = []
         res = run_workers(_score_slice, payloads, what="benchmark", spans=["" for _ in parts],
                           progress=False, cpu=cpu, threads=max(1, args.threads // workers))
         secs = max(r["end"] for r in res) - min(r["start"] for r in res)
-        out.update(worker_cpu_s=cpu, scores=[s for r in res for s in r["scores"]])
+        scores = [0.0] * len(items)  # back in item order (a worker's problems need not be
+        for idx, r in zip(index, res):  # contiguous)
+            for i, sc in zip(idx, r["scores"]):
+                scores[i] = sc
+        out.update(worker_cpu_s=cpu, scores=scores)
     else:
         from mathft.sampling.scoring import score_texts
 
