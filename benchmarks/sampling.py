@@ -16,9 +16,9 @@ decodes half of the prompts with ``threads // 2`` threads; timed from the first 
 to the last one's end, model loading excluded as for the other rows),
 ``ct2-int8`` (CTranslate2, when ``ctranslate2`` is installed; converted on the fly).
 
-Scoring (``--scoring``): ``score_texts`` on MATH500 problems with N candidates each (the gold
-solution cut at N lengths from 50% to 100% of its words, so a problem's candidates share its
-prompt as sampled candidates do): ``plain`` (one padded forward per batch, the path before the
+Scoring (``--scoring``): ``score_texts`` on MATH500 problems with N candidates each (``Attempt
+j:`` and the gold solution cut at N lengths from 50% to 100% of its words, so a problem's
+candidates share its prompt up to the solution, as sampled candidates do): ``plain`` (one padded forward per batch, the path before the
 shared-prefix one), ``prefix`` (a problem's prompt prefix once, ``evaluator.score_workers=1``)
 and ``prefix-w2`` (2 worker processes, as ``evaluator.score_workers=2``).
 """
@@ -188,8 +188,10 @@ def _ct2(args: argparse.Namespace, model, tok, prompts: list[str]) -> tuple[int,
 
 
 def score_items(k: int, n: int) -> list[tuple[str, str]]:
-    """``n`` candidates for each of ``k`` MATH500 problems: the gold solution cut at ``n``
-    lengths from 50% to 100% of its words (problem-major order, as a candidate store)."""
+    """``n`` candidates for each of ``k`` MATH500 problems: ``Attempt j:`` and the gold
+    solution cut at ``n`` lengths from 50% to 100% of its words (problem-major order, as a
+    candidate store). Like sampled candidates they share the prompt up to the solution and
+    differ from its first tokens on (a plain cut would share half the solution too)."""
     from mathft.data.sources import read_math500
 
     out = []
@@ -197,7 +199,7 @@ def score_items(k: int, n: int) -> list[tuple[str, str]]:
         words = prob.solution.split(" ")
         for j in range(n):
             keep = len(words) * (n + j) // (2 * n - 1) if n > 1 else len(words)
-            out.append((prob.problem, " ".join(words[: max(1, keep)])))
+            out.append((prob.problem, f"Attempt {j + 1}: " + " ".join(words[: max(1, keep)])))
     return out
 
 
@@ -218,18 +220,25 @@ def run_scoring(args: argparse.Namespace) -> dict:
     out = {"tokens": n_tok, "items": len(items), "n_per_problem": args.score_n,
            "flops_per_token": body, "method": method, "workers": workers}
     if workers > 1:
-        from mathft.sampling.shards import select
-        from mathft.sampling.workers import run_workers
+        from mathft.sampling.workers import balanced_groups, run_workers
 
         probs = list(dict.fromkeys(a for a, _ in items))
-        parts = [set(select(probs, (i, workers))) for i in range(workers)]
-        payloads = [(args.model, method, [it for it in items if it[0] in part])
-                    for part in parts]
+        size = dict.fromkeys(probs, 0)  # as score_in_workers splits: about equal text each
+        for a, b in items:
+            size[a] += len(a) + len(b)
+        parts = [{probs[j] for j in g} for g in balanced_groups([size[a] for a in probs],
+                                                                workers)]
+        index = [[i for i, it in enumerate(items) if it[0] in part] for part in parts]
+        payloads = [(args.model, method, [items[i] for i in idx]) for idx in index]
         cpu: list[float] = []
         res = run_workers(_score_slice, payloads, what="benchmark", spans=["" for _ in parts],
                           progress=False, cpu=cpu, threads=max(1, args.threads // workers))
         secs = max(r["end"] for r in res) - min(r["start"] for r in res)
-        out.update(worker_cpu_s=cpu, scores=[s for r in res for s in r["scores"]])
+        scores = [0.0] * len(items)  # back in item order (a worker's problems need not be
+        for idx, r in zip(index, res):  # contiguous)
+            for i, sc in zip(idx, r["scores"]):
+                scores[i] = sc
+        out.update(worker_cpu_s=cpu, scores=scores)
     else:
         from mathft.sampling.scoring import score_texts
 

@@ -459,11 +459,11 @@ def score_in_workers(job: ScoreJob, candidates: Sequence[Candidate],
                      problems: Mapping[str, Problem | str] | Iterable[Problem],
                      store: ScoreStore, workers: int, progress: bool = True,
                      cpu: list[float] | None = None) -> dict[str, int]:
-    """:func:`score_store` over ``workers`` processes, each on a contiguous slice of the
-    candidates' problems, into its own part store; the parts are appended to ``store`` in
-    candidate order when all are done (a rerun after a kill first keeps their scores)."""
-    from mathft.sampling.shards import select
-    from mathft.sampling.workers import run_workers
+    """:func:`score_store` over ``workers`` processes, each on whole problems with about equal
+    text to score (:func:`~mathft.sampling.workers.balanced_groups`), into its own part store;
+    the parts are appended to ``store`` in candidate order when all are done (a rerun after a
+    kill first keeps their scores)."""
+    from mathft.sampling.workers import balanced_groups, run_workers
 
     if store.evaluator_id is None:
         raise ValueError(f"{store.path}: opened without an evaluator_id (read-only)")
@@ -482,11 +482,16 @@ def score_in_workers(job: ScoreJob, candidates: Sequence[Candidate],
                          f"(e.g. {missing[0]!r}); pass the problems of the candidate store")
     d = score_parts_dir(store.path)
     d.mkdir(exist_ok=True)
+    # whole problems per worker, with about equal text to score each (known in advance,
+    # unlike the length of samples yet to be drawn; the merge restores candidate order)
+    size = dict.fromkeys(pids, 0)
+    for c in todo:
+        size[c.problem_id] += len(texts[c.problem_id]) + len(c.text)
     payloads, spans = [], []
-    for i in range(workers):
-        mine = set(select(pids, (i, workers)))
+    for part in balanced_groups([size[p] for p in pids], workers):
+        mine = {pids[j] for j in part}
         payloads.append((job, [c for c in todo if c.problem_id in mine],
-                         {p: texts[p] for p in mine}, str(d / f"w{i}.jsonl"),
+                         {p: texts[p] for p in mine}, str(d / f"w{len(payloads)}.jsonl"),
                          store.evaluator_id))
         spans.append(f"{len(mine)} problems, {len(payloads[-1][1])} candidates")
     results = run_workers(_score_slice, payloads, what="scoring", spans=spans, total=len(todo),

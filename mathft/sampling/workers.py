@@ -107,6 +107,19 @@ def resolve_workers(setting: Any, n_problems: int, *, parallel: bool = True,
     return max(1, min(w, n_problems))
 
 
+def balanced_groups(weights: Sequence[float], parts: int) -> list[list[int]]:
+    """Indices of ``weights`` in ``parts`` groups with about equal sums (largest first, each
+    to the lightest group), each group in index order; none is empty when
+    ``len(weights) >= parts``."""
+    groups: list[list[int]] = [[] for _ in range(parts)]
+    sums = [0.0] * parts
+    for i in sorted(range(len(weights)), key=lambda i: -weights[i]):
+        k = min(range(parts), key=lambda k: (sums[k], len(groups[k])))
+        groups[k].append(i)
+        sums[k] += weights[i]
+    return [sorted(g) for g in groups]
+
+
 def threads_per_worker(workers: int) -> int:
     """Torch threads of each of ``workers`` processes: the physical cores shared out."""
     return max(1, physical_cores() // workers)
@@ -364,4 +377,5 @@ def _worker_main(fn: Callable[..., Any], payload: Any, index: int, threads: int,
 
 
 __all__ = ["WorkerError", "WorkerJob", "absorb_parts", "parse_workers", "physical_cores",
-           "resolve_workers", "run_workers", "sample_in_workers", "threads_per_worker"]
+           "resolve_workers", "run_workers", "sample_in_workers", "threads_per_worker",
+           "balanced_groups"]

@@ -24,6 +24,7 @@ from mathft.sampling.workers import (
     WorkerError,
     WorkerJob,
     absorb_parts,
+    balanced_groups,
     parse_workers,
     parts_dir,
     physical_cores,
@@ -57,6 +58,22 @@ def test_parse_and_resolve() -> None:
     assert resolve_workers("auto", 10, parallel=False) == 1  # e.g. the hf engine
     assert resolve_workers(4, 10, parallel=False) == 4  # an int forces it...
     assert resolve_workers(4, 3) == 3  # ...up to one problem per worker
+
+
+def test_balanced_groups_cover_every_index_once_none_empty() -> None:
+    assert balanced_groups([3499, 6215, 2256, 3455], 2) == [[1, 2], [0, 3]]
+    assert balanced_groups([1] * 5, 2) == [[0, 2, 4], [1, 3]]
+    import random
+
+    rng = random.Random(0)
+    for _ in range(500):
+        n = rng.randint(1, 12)
+        k = rng.randint(1, n)
+        w = [rng.random() for _ in range(n)]
+        groups = balanced_groups(w, k)
+        assert len(groups) == k and all(groups) and sorted(sum(groups, [])) == list(range(n))
+        sums = [sum(w[i] for i in g) for g in groups]
+        assert max(sums) - min(sums) <= max(w) + 1e-12  # no worse than one item apart
 
 
 def test_two_workers_store_equals_one_process(tmp_path: Path) -> None:
