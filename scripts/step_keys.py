@@ -184,16 +184,10 @@ def _load(path: Path) -> dict[str, dict[str, Any]]:
     return {r["id"]: r for r in map(json.loads, path.read_text().splitlines())}
 
 
-def _flat(node: Any, prefix: str = "") -> dict[str, Any]:
-    if isinstance(node, dict) and node:
-        out: dict[str, Any] = {}
-        for k, v in node.items():
-            out.update(_flat(v, f"{prefix}.{k}" if prefix else str(k)))
-        return out
-    return {prefix: node}
-
-
 def compare(old_path: Path, new_path: Path) -> int:
+    # this checkout's key helpers (imported here: `dump` imports mathft from the checkout it reads)
+    from mathft.runs.keys import key_diff, leaves
+
     old, new = _load(old_path), _load(new_path)
     bad = 0
     steps_total = 0
@@ -217,13 +211,10 @@ def compare(old_path: Path, new_path: Path) -> int:
             print(f"{ident}: steps differ")
             for x, y in itertools.zip_longest(a["steps"], b["steps"]):
                 if x is None or y is None or x["hash"] != y["hash"]:
-                    kx, ky = _flat((x or {}).get("key", {})), _flat((y or {}).get("key", {}))
-                    what = [f"{k}: {kx.get(k, '<absent>')!r} -> {ky.get(k, '<absent>')!r}"
-                            for k in sorted(set(kx) | set(ky)) if kx.get(k, "<absent>") !=
-                            ky.get(k, "<absent>")]
+                    what = key_diff((x or {}).get("key", {}), (y or {}).get("key", {}))
                     print(f"  {(x or y)['name']} {(x or y)['label']}: "
                           f"{(x or {}).get('hash')} -> {(y or {}).get('hash')}; {what}")
-        ca, cb = _flat(a["config"]), _flat(b["config"])
+        ca, cb = leaves(a["config"]), leaves(b["config"])
         for k in sorted(set(ca) | set(cb)):
             if ca.get(k, "<absent>") != cb.get(k, "<absent>"):
                 cfg_diffs.setdefault(
