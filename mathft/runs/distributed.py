@@ -28,6 +28,7 @@ import pytorch_lightning as pl
 import torch
 
 STEP_METRIC = "trainer/global_step"
+VALIDATED_METRIC = "trainer/validated_at_step"
 
 
 def _get(cfg: Any, key: str, default: Any = None) -> Any:
@@ -78,11 +79,16 @@ def check_trainer(trainer_cfg: Any) -> None:
 
 
 class StepCounter(pl.Callback):
-    """Carries the worker's ``global_step`` back to the launching process (``ddp_spawn``
-    restores weights and ``callback_metrics`` there, not the loop counters)."""
+    """Carries the worker's ``global_step``, and the step its last validation ran at, back to
+    the launching process (``ddp_spawn`` restores weights and ``callback_metrics`` there, not
+    the loop counters)."""
 
     def on_train_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         trainer.callback_metrics[STEP_METRIC] = torch.tensor(float(trainer.global_step))
+
+    def on_validation_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        if not trainer.sanity_checking:
+            trainer.callback_metrics[VALIDATED_METRIC] = torch.tensor(float(trainer.global_step))
 
 
 def trained_steps(trainer: pl.Trainer) -> int:

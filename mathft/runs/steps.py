@@ -81,7 +81,7 @@ def _train_ssft(cfg: DictConfig, model_cfg: Any, st: Step, logger: Any) -> dict[
     module, dm = training.ssft_setup(cfg, model_cfg)
     ckpt = st.dir / "ckpt"
     trainer = training.build_trainer(cfg, int(g.max_steps), ckpt, logger)
-    trainer.fit(module, datamodule=dm, ckpt_path=training.resume_path(ckpt))
+    training.fit(trainer, module, ckpt, dm)
     export_generator(module, module.tokenizer, st.dir / "model",
                      merge_lora=bool(cfg.finetune.get("merge_on_export", True)),
                      metadata={"step": st.hash, "global_step": trained_steps(trainer)})
@@ -241,7 +241,7 @@ def train_evaluator(cfg: DictConfig, model_cfg: Any, gen_path: str, gen_id: str,
             val_max_per_problem=e.get("val_max_per_problem"), seed=int(cfg.seed))
         ckpt = st.dir / "ckpt"
         trainer = training.build_trainer(cfg, int(e.max_steps), ckpt, logger)
-        trainer.fit(module, datamodule=dm, ckpt_path=training.resume_path(ckpt))
+        training.fit(trainer, module, ckpt, dm)
         export_generator(module, module.tokenizer, st.dir / "model",
                          merge_lora=bool(cfg.finetune.get("merge_on_export", True)),
                          metadata={"step": st.hash, "objective": to_plain(cfg.objective)})

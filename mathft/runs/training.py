@@ -17,7 +17,7 @@ from pytorch_lightning.callbacks import LearningRateMonitor, ModelCheckpoint
 from mathft.data.datamodule import SSFTDataModule
 from mathft.data.mixtures import ssft_examples_from_config
 from mathft.runs.cache import to_plain
-from mathft.runs.distributed import STEP_METRIC, StepCounter
+from mathft.runs.distributed import STEP_METRIC, VALIDATED_METRIC, StepCounter, trained_steps
 
 
 def build_module(node: DictConfig, model: Mapping[str, Any], finetune: Any) -> pl.LightningModule:
@@ -70,7 +70,21 @@ def resume_path(ckpt_dir: Path) -> str | None:
     return str(last)
 
 
+def fit(trainer: pl.Trainer, module: pl.LightningModule, ckpt_dir: Path,
+        datamodule: pl.LightningDataModule) -> None:
+    """``trainer.fit`` from ``ckpt_dir/last.ckpt`` if there is one, then one validation of the
+    final weights unless the last training step was just validated.
+
+    Lightning validates at epoch ends and every ``trainer.val_check_interval``; a fit that
+    stops at ``max_steps`` mid-epoch (every CPU-scale step) would otherwise end with no
+    ``val/*`` metric at all."""
+    trainer.fit(module, datamodule=datamodule, ckpt_path=resume_path(ckpt_dir))
+    done = trainer.callback_metrics.get(VALIDATED_METRIC)
+    if trainer.limit_val_batches and (done is None or int(done) != trained_steps(trainer)):
+        trainer.validate(module, datamodule=datamodule, verbose=False)
+
+
 def fit_metrics(trainer: pl.Trainer) -> dict[str, float]:
     """The scalar metrics a fit ended with (recorded in the step's DONE.json)."""
     return {k: float(v) for k, v in trainer.callback_metrics.items()
-            if v.numel() == 1 and k != STEP_METRIC}
+            if v.numel() == 1 and k not in (STEP_METRIC, VALIDATED_METRIC)}
