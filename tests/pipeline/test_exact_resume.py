@@ -143,12 +143,14 @@ def _train_evaluator(cfg: Any) -> Any:
     return steps.train_evaluator(cfg, cfg.model, "unused", "gen", tr, va, [*train_p, *val])
 
 
+# 8 examples / batch 2 = 4 batches an epoch: step 5 is mid second epoch, step 4 its start
+@pytest.mark.parametrize("k", [5, pytest.param(4, marks=pytest.mark.slow, id="4-epoch-end")])
 def test_evaluator_stopped_and_resumed_equals_uninterrupted(
-        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+        k: int, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     _with_stop(monkeypatch, None)
     ref = _train_evaluator(_cfg(tmp_path / "ref", *EVAL))
     cfg = _cfg(tmp_path / "run", *EVAL)
-    _with_stop(monkeypatch, 5)  # 8 examples / batch 2 = 4 batches: mid second epoch
+    _with_stop(monkeypatch, k)
     with pytest.raises(Stop):
         _train_evaluator(cfg)
     _with_stop(monkeypatch, None)
