@@ -22,22 +22,19 @@ class Stop(Exception):
     pass
 
 
-class StopAt(pl.Callback):
-    def __init__(self, k: int):
-        self.k = k
-
-    def on_train_batch_start(self, trainer: pl.Trainer, *args: Any) -> None:
-        if trainer.global_step == self.k:
-            raise Stop
-
-
 class Recorder(pl.LightningModule):
-    """Records the example indices of every batch it trains on."""
+    """Records the example indices of every batch it trains on; raises :class:`Stop` when
+    step ``stop + 1`` starts (after ``last.ckpt`` of step ``stop`` is written)."""
 
-    def __init__(self) -> None:
+    def __init__(self, stop: int | None = None) -> None:
         super().__init__()
         self.w = torch.nn.Parameter(torch.zeros(1))
         self.seen: list[list[int]] = []
+        self.stop = stop
+
+    def on_train_batch_start(self, batch: Any, batch_idx: int) -> None:
+        if self.global_step == self.stop:
+            raise Stop
 
     def train_dataloader(self) -> ResumableLoader:
         sampler = LengthGroupedBatchSampler([1] * N, BATCH, group_by_length=False, seed=3)
@@ -53,13 +50,12 @@ class Recorder(pl.LightningModule):
 
 
 def _fit(ckpt_dir: Path, stop: int | None = None, resume: bool = False) -> list[list[int]]:
-    module = Recorder()
+    module = Recorder(stop)
     trainer = pl.Trainer(
         max_steps=STEPS, accelerator="cpu", logger=False, enable_progress_bar=False,
         enable_model_summary=False, limit_val_batches=0,
         callbacks=[ModelCheckpoint(dirpath=str(ckpt_dir), save_last=True, save_top_k=0,
-                                   every_n_train_steps=1),
-                   *([StopAt(stop)] if stop is not None else [])])
+                                   every_n_train_steps=1)])
     ckpt = str(ckpt_dir / "last.ckpt") if resume else None
     if stop is not None:
         with pytest.raises(Stop):
