@@ -17,6 +17,7 @@ from hydra import compose, initialize_config_dir
 
 from mathft.data.errors import DataError
 from mathft.records import Candidate
+from mathft.runs.lifecycle import CONF_DIR
 from mathft.sampling.store import CandidateStore, ScoreStore, StoreError
 
 RAW = ROOT / "mathft" / "data" / "files" / "prm800k_raw_samples.jsonl.xz"
@@ -87,7 +88,8 @@ def test_wrong_typed_field_names_the_field(tmp_path):
 
 
 def _data_cfg(*overrides: str):  # noqa: ANN202 - DictConfig
-    with initialize_config_dir(str(ROOT / "conf"), version_base="1.3"):
+    # CONF_DIR's package registers the schemas conf/ names (stages/schema_ssft ...)
+    with initialize_config_dir(CONF_DIR, version_base="1.3"):
         return compose("train", overrides=["model=tiny", "logger=csv", *overrides]).data
 
 
