@@ -220,8 +220,8 @@ class LengthGroupedBatchSampler(Sampler[list[int]]):
     rank ``r`` takes the ``r``-th contiguous slice of each, so every example is seen once per
     epoch across ranks and D ranks train as one process with the global batch. Only a final
     global batch with fewer examples than ranks repeats its last example for the empty ranks.
-    :meth:`resume` makes the next pass of that epoch start after the batches already trained
-    on (see :class:`ResumableLoader`): the order is a function of (seed, epoch) alone.
+    :meth:`resume` makes the next pass continue where a checkpoint left off (see
+    :class:`ResumableLoader`): the order is a function of (seed, epoch) alone.
     """
 
     def __init__(
@@ -254,9 +254,19 @@ class LengthGroupedBatchSampler(Sampler[list[int]]):
     def set_epoch(self, epoch: int) -> None:
         self.epoch = epoch
 
+    def position(self, epoch: int, batches_done: int) -> tuple[int, int]:
+        """``(epoch, batch)`` of the next batch after ``batches_done`` batches of ``epoch``: a
+        finished epoch is ``(epoch + 1, 0)``, the start of the next one."""
+        n = len(self)
+        if n and batches_done >= n:
+            return epoch + batches_done // n, batches_done % n
+        return epoch, batches_done
+
     def resume(self, epoch: int, batches_done: int) -> None:
-        """Skip the first ``batches_done`` batches of the next pass, if it is of ``epoch``."""
-        self._resume = (int(epoch), int(batches_done))
+        """Make the next pass the rest of ``epoch`` after its first ``batches_done`` batches
+        (the next epoch's whole pass if they were all of it), whatever epoch is set by then:
+        Lightning creates the resumed iterator before it moves its own epoch counter on."""
+        self._resume = self.position(int(epoch), int(batches_done))
 
     def _all_batches(self) -> list[list[int]]:
         rng = random.Random(self.seed + self.epoch)
@@ -278,9 +288,7 @@ class LengthGroupedBatchSampler(Sampler[list[int]]):
     def __iter__(self) -> Iterator[list[int]]:
         skip = 0
         if self._resume is not None:
-            epoch, done = self._resume
-            self._resume = None
-            skip = done if epoch == self.epoch else 0
+            (self.epoch, skip), self._resume = self._resume, None
         for gb in self._all_batches()[skip:]:
             yield rank_slice(gb, self.rank, self.num_replicas)
 
@@ -312,7 +320,9 @@ class ResumableLoader(DataLoader):
     trainer's count, not the loader's: it prefetches a batch ahead), or None without one.
     Each pass reorders by the trainer's epoch (Lightning's own ``set_epoch`` call reaches
     samplers, not batch samplers), and a resumed run gets the very batches an uninterrupted
-    run would have had, in the same order.
+    run would have had, in the same order. A checkpoint taken after an epoch's last batch
+    records the start of the next epoch: resuming from it, Lightning moves on to that epoch
+    but keeps the iterator it made while restoring, which must therefore already serve it.
     """
 
     def __init__(self, *args: Any, progress: Callable[[], tuple[int, int] | None],
@@ -328,7 +338,8 @@ class ResumableLoader(DataLoader):
 
     def state_dict(self) -> dict[str, int]:
         now = self._progress() or (self.batch_sampler.epoch, 0)
-        return {"epoch": int(now[0]), "batches_done": int(now[1])}
+        epoch, done = self.batch_sampler.position(int(now[0]), int(now[1]))
+        return {"epoch": epoch, "batches_done": done}
 
     def load_state_dict(self, state: dict[str, int]) -> None:
         self.batch_sampler.resume(state["epoch"], state["batches_done"])

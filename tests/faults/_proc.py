@@ -62,6 +62,16 @@ def step_dirs(tmp: Path, name: str) -> list[Path]:
     return sorted(p for p in (tmp / "cache" / name).glob("*") if p.is_dir())
 
 
+def ckpt_ready(tmp: Path, step_name: str, min_step: int) -> Callable[[], bool]:
+    """For :func:`run_and_kill`: true once run ``a``'s CSV log shows ``min_step`` steps and
+    the step's ``ckpt/last.ckpt`` exists."""
+    def ready() -> bool:
+        ck = [d / "ckpt" / "last.ckpt" for d in step_dirs(tmp, step_name)]
+        return (bool(ck) and ck[0].exists()
+                and max(csv_steps(tmp / "runs" / "a") or [-1]) >= min_step)
+    return ready
+
+
 def jsonl_rows(path: Path) -> list[dict]:
     """Whole lines of a jsonl file (a torn last line is ignored)."""
     if not path.exists():

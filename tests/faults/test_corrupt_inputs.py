@@ -8,14 +8,16 @@ import hashlib
 import json
 import lzma
 import os
+import signal
 from pathlib import Path
 
 import pytest
-from _proc import ROOT, cli, done, run, step_dirs
+from _proc import ROOT, ckpt_ready, cli, done, run, run_and_kill, step_dirs
 from hydra import compose, initialize_config_dir
 
 from mathft.data.errors import DataError
 from mathft.records import Candidate
+from mathft.runs.lifecycle import CONF_DIR
 from mathft.sampling.store import CandidateStore, ScoreStore, StoreError
 
 RAW = ROOT / "mathft" / "data" / "files" / "prm800k_raw_samples.jsonl.xz"
@@ -86,7 +88,8 @@ def test_wrong_typed_field_names_the_field(tmp_path):
 
 
 def _data_cfg(*overrides: str):  # noqa: ANN202 - DictConfig
-    with initialize_config_dir(str(ROOT / "conf"), version_base="1.3"):
+    # CONF_DIR's package registers the schemas conf/ names (stages/schema_ssft ...)
+    with initialize_config_dir(CONF_DIR, version_base="1.3"):
         return compose("train", overrides=["model=tiny", "logger=csv", *overrides]).data
 
 
@@ -137,22 +140,21 @@ def test_evaluate_with_missing_store_names_path_and_keeps_outputs(tmp_path):
 
 # --- real entry points on corrupted step outputs (slow) -----------------------------------
 
+# max_steps far beyond the kill point: the first run is killed mid-training, never finishes
 TRAIN = ("model=tiny", "data.limit_train=16", "data.limit_val=4", "generator.max_length=64",
          "generator.val_examples=2", "generator.batch_size=2", "run.ckpt_every_n_steps=1",
-         "generator.max_steps=3")
+         "generator.max_steps=200")
 
 
 @pytest.fixture(scope="module")
 def truncated_ckpt_rerun(tmp_path_factory):  # noqa: ANN201 - (ckpt, snapshots, process)
-    """An unfinished generator step whose last.ckpt was cut short, and the rerun of the same
-    ``mathft.train`` command on it."""
+    """An unfinished generator step (``mathft.train`` SIGKILLed after its 2nd step's
+    checkpoint) whose last.ckpt was then cut short, and the rerun of the same command on it."""
     tmp = tmp_path_factory.mktemp("truncated")
-    first = run(cli("mathft.train", tmp, "a", *TRAIN))
-    assert first.returncode == 0, first.stderr[-3000:]
+    rc, _ = run_and_kill(cli("mathft.train", tmp, "a", *TRAIN), ckpt_ready(tmp, "generator", 2))
+    assert rc == -signal.SIGKILL
     (gen,) = step_dirs(tmp, "generator")
-    for p in (gen / "DONE.json", *(gen / "model").iterdir()):  # as if killed before export
-        p.unlink()
-    (gen / "model").rmdir()
+    assert not (gen / "DONE.json").exists() and not (gen / "model").exists()
     ckpt = gen / "ckpt" / "last.ckpt"
     data = ckpt.read_bytes()
     ckpt.write_bytes(data[: len(data) // 2])

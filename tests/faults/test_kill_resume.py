@@ -14,7 +14,7 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
-from _proc import cli, csv_steps, done, jsonl_rows, run, run_and_kill, step_dirs
+from _proc import ckpt_ready, cli, csv_steps, done, jsonl_rows, run, run_and_kill, step_dirs
 
 SCORE_WORKER = Path(__file__).with_name("_score_worker.py")
 KILLED = -signal.SIGKILL
@@ -101,25 +101,13 @@ def test_sigkill_scoring_then_rerun_scores_each_once(tmp_path):
     assert max(abs(got[k] - ref[k]) for k in got) < 1e-4
 
 
-def _last_ckpt(tmp: Path, step_name: str) -> list[Path]:
-    return [d / "ckpt" / "last.ckpt" for d in step_dirs(tmp, step_name)]
-
-
-def _ckpt_ready(tmp: Path, step_name: str, min_step: int):  # noqa: ANN202
-    """True once the run's CSV log shows ``min_step`` steps and last.ckpt exists."""
-    def ready() -> bool:
-        ck = _last_ckpt(tmp, step_name)
-        return bool(ck) and ck[0].exists() and max(csv_steps(tmp / "runs" / "a") or [-1]) >= min_step
-    return ready
-
-
 @pytest.mark.slow
 def test_sigkill_ssft_training_then_rerun_resumes(tmp_path):
     """mathft.train (SSFT) killed after a few steps: the rerun resumes from last.ckpt and
     stops at max_steps (not 2x); the finished step is exported once."""
     args = (*TRAIN_ARGS, "generator.max_steps=16")
     rc, _ = run_and_kill(cli("mathft.train", tmp_path, "a", *args),
-                         _ckpt_ready(tmp_path, "generator", 4))
+                         ckpt_ready(tmp_path, "generator", 4))
     assert rc == KILLED
     (gen,) = step_dirs(tmp_path, "generator")
     assert not (gen / "DONE.json").exists() and not (gen / "model").exists()
@@ -147,7 +135,7 @@ def test_sigkill_evaluator_training_then_rerun_resumes(tmp_path):
             "eval.evaluator_train.levels=null", "evaluator.max_steps=14",
             "evaluator.batch_size=2", "evaluator.max_length=96", "evaluator.n_per_problem=2")
     rc, _ = run_and_kill(cli("mathft.train", tmp_path, "a", *args),
-                         _ckpt_ready(tmp_path, "evaluator", 4))
+                         ckpt_ready(tmp_path, "evaluator", 4))
     assert rc == KILLED
     frozen = {p: _sha(p) for name in ("generator", "samples_evaluator_train", "samples_val")
               for d in step_dirs(tmp_path, name) for p in d.rglob("*") if p.is_file()}
