@@ -81,7 +81,10 @@ def fit(trainer: pl.Trainer, module: pl.LightningModule, ckpt_dir: Path,
     trainer.fit(module, datamodule=datamodule, ckpt_path=resume_path(ckpt_dir))
     done = trainer.callback_metrics.get(VALIDATED_METRIC)
     if trainer.limit_val_batches and (done is None or int(done) != trained_steps(trainer)):
+        fitted = dict(trainer.callback_metrics)  # validate() starts from empty metrics
         trainer.validate(module, datamodule=datamodule, verbose=False)
+        for k, v in fitted.items():
+            trainer.callback_metrics.setdefault(k, v)
 
 
 def fit_metrics(trainer: pl.Trainer) -> dict[str, float]:

@@ -135,7 +135,7 @@ def test_sequential_config_builds_the_callback(module, tmp_path):
     cb = SequentialStages.from_config(cfg, tokenizer=module.tokenizer, generator_data=lambda: None,
                                       train_problems=problems(5), objective="margin")
     assert len(cb.candidates.problems) == 5 and cb.candidates.params.n == 16
-    assert cb.lengths == [40, 40, 20]  # generator.sequential_steps of conf/scale/cpu.yaml
+    assert cb.lengths == [160, 80, 80]  # generator.sequential_steps of conf/scale/cpu.yaml
     assert cb.export_dir == str(tmp_path / "model")
     with pytest.raises(ValueError, match="unknown keys"):
         SequentialStages.from_config({**cfg, "stage": []}, tokenizer=module.tokenizer,

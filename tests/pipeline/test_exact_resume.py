@@ -95,6 +95,10 @@ SSFT = ["generator.max_steps=7", "generator.batch_size=4", "data.limit_train=12"
     # 8 examples / batch 4: the stop after step 4 falls exactly on an epoch's end
     pytest.param(4, [*SSFT[:2], "data.limit_train=8", *SSFT[3:]], marks=pytest.mark.slow,
                  id="4-epoch-end"),
+    # validation every 2 steps across epochs (the CPU scale's loss curve): stopped right after
+    # the validation of step 4, the resumed run still equals the uninterrupted one
+    pytest.param(4, [*SSFT, "trainer.val_check_interval=2", "trainer.check_val_every_n_epoch=null"],
+                 id="4-periodic-val"),
 ])
 def test_ssft_stopped_and_resumed_equals_uninterrupted(k: int, ssft: list[str], tmp_path: Path,
                                                        monkeypatch: pytest.MonkeyPatch) -> None:
@@ -115,6 +119,7 @@ def test_ssft_stopped_and_resumed_equals_uninterrupted(k: int, ssft: list[str], 
     assert st.summary()["global_step"] == ref_st.summary()["global_step"] == 7
     _assert_equal(_weights(Path(ref_path)), _weights(Path(path)))
     assert st.summary()["metrics"]["train/loss"] == ref_st.summary()["metrics"]["train/loss"]
+    assert st.summary()["metrics"]["val/loss"] == ref_st.summary()["metrics"]["val/loss"]
     assert not (st.dir / "ckpt").exists(), "finished step kept its resume checkpoint"
 
 

@@ -35,22 +35,25 @@ def test_ssft_stopped_mid_epoch_records_val_loss(tmp_path: Path, validations: li
     _, _, st = steps.generator(cfg, cfg.model)
     metrics = st.summary()["metrics"]
     assert validations == [3]
-    assert metrics["val/loss"] > 0
+    assert metrics["val/loss"] > 0 and metrics["train/loss"] > 0  # the fit's metrics kept
     assert not any(k.startswith("trainer/") for k in metrics)
 
 
 def test_evaluator_validated_at_its_last_step(tmp_path: Path, validations: list[int]) -> None:
     # 8 examples / batch 2 = 4 batches: Lightning validates at step 4 (epoch end); the final
     # weights of step 6 are validated once more
-    st = _train_evaluator(_cfg(tmp_path, *EVAL))
+    st = _train_evaluator(_cfg(tmp_path, *EVAL, "trainer.val_check_interval=null",
+                               "trainer.check_val_every_n_epoch=1"))
     assert st.summary()["global_step"] == 6
     assert validations == [6]
-    assert {"val/auc", "val/xent", "val/rr_all"} <= set(st.summary()["metrics"])
+    assert {"val/auc", "val/xent", "val/rr_all", "train/loss"} <= set(st.summary()["metrics"])
 
 
 def test_no_second_validation_when_the_last_step_was_validated(
         tmp_path: Path, validations: list[int]) -> None:
-    cfg = _cfg(tmp_path, *EVAL[1:], "evaluator.max_steps=4")  # stops at the epoch's end
+    # validation at every epoch's end (Lightning's default), and the fit stops at one
+    cfg = _cfg(tmp_path, *EVAL[1:], "evaluator.max_steps=4", "trainer.val_check_interval=null",
+               "trainer.check_val_every_n_epoch=1")
     st = _train_evaluator(cfg)
     assert st.summary()["global_step"] == 4
     assert validations == []
