@@ -17,7 +17,7 @@ How it works:
   ``params.n`` candidates per training problem into a ``CandidateStore`` in the run dir (graded,
   appended per batch, resumable: stored rows are never regenerated); the evaluator data are
   built from that store. The engine is chosen as in the sampling step
-  (:func:`~mathft.sampling.engine.resolve_in_memory_engine`: ``auto``, and ``vllm``, which
+  (:func:`~mathft.sampling.factory.resolve_in_memory_engine`: ``auto``, and ``vllm``, which
   cannot take a model in memory, are the ``prefix`` engine); the resolved engine and dtype are
   part of the store's config hash (and, in the pipeline, of the generator's step key).
 - **Optimizer (choice).** Each stage starts with a fresh AdamW state and its own warmup + cosine
@@ -58,7 +58,8 @@ from torch.utils.data import DataLoader, RandomSampler
 from mathft.callbacks.lightning_compat import rebuild_optimizers, set_fit_limits
 from mathft.models.multitask import StageSpec, parse_stages
 from mathft.records import Problem
-from mathft.sampling.engine import SamplingParams, make_engine, resolve_in_memory_engine
+from mathft.sampling.engine import SamplingParams
+from mathft.sampling.factory import make_engine, resolve_in_memory_engine
 from mathft.sampling.hashing import config_hash
 from mathft.sampling.runner import default_prompt, sample_to_store
 from mathft.sampling.store import CandidateStore
@@ -77,7 +78,7 @@ class CandidateSampling:
 
     ``store`` is relative to the run dir (``trainer.default_root_dir``) unless absolute.
     ``engine``/``precision``: as ``sampling.engine``/``sampling.precision`` (the engine is
-    resolved for a model in memory: :func:`~mathft.sampling.engine.resolve_in_memory_engine`).
+    resolved for a model in memory: :func:`~mathft.sampling.factory.resolve_in_memory_engine`).
     """
 
     problems: Sequence[Problem]

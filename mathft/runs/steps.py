@@ -135,7 +135,8 @@ def sample(cfg: DictConfig, gen_path: str, gen_id: str, model_cfg: Any,
     """Sample ``sampling.n`` graded candidates per problem into a resumable candidate store."""
     from mathft.data.prompts import build_prompt_builder
     from mathft.sampling import shards
-    from mathft.sampling.engine import SamplingParams, make_engine, resolve_engine
+    from mathft.sampling.engine import SamplingParams
+    from mathft.sampling.factory import make_engine, resolve_engine
     from mathft.sampling.runner import sample_to_store
     from mathft.sampling.store import CandidateStore
     from mathft.sampling.workers import (

@@ -133,6 +133,7 @@ RULES: dict[str, Callable[[Any], str | None]] = {
     "data.limit_val": _range(0),
     "sampling.engine": _one_of(ENGINES),
     "evaluator.score_workers": _workers("evaluator.score_workers"),
+    "sampling.workers": _workers("sampling.workers"),
     "sampling.precision": _one_of(PRECISIONS),
     "stages.mode": _one_of(STAGE_MODES),
     "trainer.precision": _precision,
