@@ -56,6 +56,8 @@ import torch
 from torch.utils.data import DataLoader, RandomSampler
 
 from mathft.callbacks.lightning_compat import rebuild_optimizers, set_fit_limits
+from mathft.data.evaluator_data import EvaluatorDataModule
+from mathft.models.export import export_generator
 from mathft.models.multitask import StageSpec, parse_stages
 from mathft.records import Problem
 from mathft.sampling.engine import SamplingParams
@@ -369,8 +371,6 @@ class SequentialStages(pl.Callback):
         finished = self.current == last and trainer.global_step >= self.stage_end(last)
         if not finished or self.export_dir is None or not trainer.is_global_zero:
             return
-        from mathft.models.export import export_generator
-
         out = Path(self.export_dir)
         out = out if out.is_absolute() else Path(trainer.default_root_dir) / out
         meta = {"trained_by": "mathft.sequential", "stages": [s.to_dict() for s in self.specs],
@@ -409,8 +409,6 @@ def evaluator_loader_factory(
 ) -> Callable[[Path], DataLoader]:
     """``store_path -> DataLoader`` of evaluator training batches built by
     ``EvaluatorDataModule`` (objective, n_per_problem, batch_size... as its keyword arguments)."""
-    from mathft.data.evaluator_data import EvaluatorDataModule
-
     def build(store_path: Path) -> DataLoader:
         dm = EvaluatorDataModule(tokenizer, CandidateStore(store_path), list(problems),
                                  [p.uid for p in problems], **datamodule_kwargs)
