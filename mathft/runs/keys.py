@@ -29,7 +29,7 @@ from omegaconf import DictConfig, ListConfig, OmegaConf
 
 from mathft.runs.cache import to_plain
 
-KEYS_VERSION = 3
+KEYS_VERSION = 4
 """Bumped when a key's layout or a step's semantics change: every older step is recomputed."""
 
 MODEL = ("model.name_or_path", "model.dtype", "model.attn_implementation",

@@ -98,7 +98,7 @@ def _train_ssft(cfg: DictConfig, model_cfg: Any, st: Step, logger: Any) -> dict[
     trainer = training.build_trainer(cfg, int(g.max_steps), ckpt, logger)
     trainer.fit(module, datamodule=dm, ckpt_path=training.resume_path(ckpt))
     export_generator(module, module.tokenizer, st.dir / "model",
-                     merge_lora=bool(cfg.finetune.get("merge_on_export", True)),
+                     merge_lora=training.merge_on_export(cfg.finetune),
                      metadata={"step": st.hash, "global_step": trained_steps(trainer)})
     metrics = training.fit_metrics(trainer)
     too_long = {split: stats.truncated for split, stats in dm.stats.items()}
@@ -236,7 +236,7 @@ def train_evaluator(cfg: DictConfig, model_cfg: Any, gen_path: str, gen_id: str,
         trainer = training.build_trainer(cfg, int(e.max_steps), ckpt, logger)
         trainer.fit(module, datamodule=dm, ckpt_path=training.resume_path(ckpt))
         export_generator(module, module.tokenizer, st.dir / "model",
-                         merge_lora=bool(cfg.finetune.get("merge_on_export", True)),
+                         merge_lora=training.merge_on_export(cfg.finetune),
                          metadata={"step": st.hash, "objective": to_plain(cfg.objective)})
         metrics = training.fit_metrics(trainer)
         st.mark_done({"global_step": trained_steps(trainer),
