@@ -92,7 +92,8 @@ def run_engine(args: argparse.Namespace) -> dict:
     import resource
 
     from mathft.models.loading import load_model_and_tokenizer
-    from mathft.sampling.engine import Request, SamplingParams, make_engine, sample_seed
+    from mathft.sampling.engine import Request, SamplingParams, sample_seed
+    from mathft.sampling.factory import make_engine
 
     torch.set_num_threads(args.threads)
     model, tok = load_model_and_tokenizer(args.model, padding_side="left")
@@ -153,7 +154,8 @@ def _decode_slice(payload: tuple, report) -> dict:
     import resource
 
     from mathft.models.loading import load_model_and_tokenizer
-    from mathft.sampling.engine import SamplingParams, make_engine
+    from mathft.sampling.engine import SamplingParams
+    from mathft.sampling.factory import make_engine
 
     spec, precision, reqs, p, batch_size = payload
     model, tok = load_model_and_tokenizer(spec, padding_side="left")

@@ -17,7 +17,7 @@ How it works:
   ``params.n`` candidates per training problem into a ``CandidateStore`` in the run dir (graded,
   appended per batch, resumable: stored rows are never regenerated); the evaluator data are
   built from that store. The engine is chosen as in the sampling step
-  (:func:`~mathft.sampling.engine.resolve_in_memory_engine`: ``auto``, and ``vllm``, which
+  (:func:`~mathft.sampling.factory.resolve_in_memory_engine`: ``auto``, and ``vllm``, which
   cannot take a model in memory, are the ``prefix`` engine); the resolved engine and dtype are
   part of the store's config hash (and, in the pipeline, of the generator's step key).
 - **Optimizer (choice).** Each stage starts with a fresh AdamW state and its own warmup + cosine
@@ -56,9 +56,12 @@ import torch
 from torch.utils.data import DataLoader, RandomSampler
 
 from mathft.callbacks.lightning_compat import rebuild_optimizers, set_fit_limits
+from mathft.data.evaluator_data import EvaluatorDataModule
+from mathft.models.export import export_generator
 from mathft.models.multitask import StageSpec, parse_stages
 from mathft.records import Problem
-from mathft.sampling.engine import SamplingParams, make_engine, resolve_in_memory_engine
+from mathft.sampling.engine import SamplingParams
+from mathft.sampling.factory import make_engine, resolve_in_memory_engine
 from mathft.sampling.hashing import config_hash
 from mathft.sampling.runner import default_prompt, sample_to_store
 from mathft.sampling.store import CandidateStore
@@ -77,7 +80,7 @@ class CandidateSampling:
 
     ``store`` is relative to the run dir (``trainer.default_root_dir``) unless absolute.
     ``engine``/``precision``: as ``sampling.engine``/``sampling.precision`` (the engine is
-    resolved for a model in memory: :func:`~mathft.sampling.engine.resolve_in_memory_engine`).
+    resolved for a model in memory: :func:`~mathft.sampling.factory.resolve_in_memory_engine`).
     """
 
     problems: Sequence[Problem]
@@ -368,8 +371,6 @@ class SequentialStages(pl.Callback):
         finished = self.current == last and trainer.global_step >= self.stage_end(last)
         if not finished or self.export_dir is None or not trainer.is_global_zero:
             return
-        from mathft.models.export import export_generator
-
         out = Path(self.export_dir)
         out = out if out.is_absolute() else Path(trainer.default_root_dir) / out
         meta = {"trained_by": "mathft.sequential", "stages": [s.to_dict() for s in self.specs],
@@ -408,8 +409,6 @@ def evaluator_loader_factory(
 ) -> Callable[[Path], DataLoader]:
     """``store_path -> DataLoader`` of evaluator training batches built by
     ``EvaluatorDataModule`` (objective, n_per_problem, batch_size... as its keyword arguments)."""
-    from mathft.data.evaluator_data import EvaluatorDataModule
-
     def build(store_path: Path) -> DataLoader:
         dm = EvaluatorDataModule(tokenizer, CandidateStore(store_path), list(problems),
                                  [p.uid for p in problems], **datamodule_kwargs)

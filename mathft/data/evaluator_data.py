@@ -33,7 +33,9 @@ from torch.utils.data import DataLoader
 
 from mathft.data.collate import LengthGroupedBatchSampler, ResumableLoader, trainer_progress
 from mathft.data.templates import EVALUATOR_PROMPT, format_evaluator_prompt
+from mathft.models.objectives import Objective
 from mathft.records import Candidate, Problem
+from mathft.sampling.store import CandidateStore
 
 log = logging.getLogger(__name__)
 
@@ -299,8 +301,6 @@ class EvaluatorCollator:
 
 def _load_by_problem(candidates: Any) -> Mapping[str, Sequence[Candidate]]:
     if isinstance(candidates, (str, Path)):
-        from mathft.sampling.store import CandidateStore
-
         candidates = CandidateStore(candidates)
     if hasattr(candidates, "by_problem"):
         return candidates.by_problem()
@@ -358,8 +358,6 @@ class EvaluatorDataModule(pl.LightningDataModule):
         if missing:
             raise ValueError(f"{len(missing)} problem ids have no problem text, e.g. {missing[0]}")
         if objective is not None:
-            from mathft.models.objectives import Objective
-
             obj = Objective.from_config(objective)
             pointwise, pairs = obj.uses_pointwise, obj.uses_pairs
         self.kw = dict(n_per_problem=n_per_problem, n_pairs_per_problem=n_pairs_per_problem,

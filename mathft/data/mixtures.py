@@ -22,6 +22,7 @@ from typing import Any
 
 from mathft.data.errors import DataError
 from mathft.data.prm800k import prm800k_examples
+from mathft.data.sources import read_problems_jsonl
 from mathft.data.splits import assert_no_test_overlap, gsm8k_split, math_split
 from mathft.records import Problem, SolutionExample
 
@@ -178,8 +179,6 @@ def load_eval_problems(
         raise DataError(f"path={path!r} is read only with name=jsonl (got {name!r})",
                         field="path", hint="set name: jsonl, or drop path")
     if name == "jsonl":
-        from mathft.data.sources import read_problems_jsonl
-
         if not path:
             raise DataError("name=jsonl needs the file's path", field="path")
         problems = read_problems_jsonl(path)

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from mathft.data.errors import DataError, require, type_name
+from mathft.grading import extract_answer
 from mathft.records import Problem
 
 __all__ = [
@@ -133,8 +134,6 @@ def _frozen(items: list) -> tuple:
 
 @lru_cache(maxsize=16)
 def _read_math_cached(path: str, split: str) -> tuple[Problem, ...]:
-    from mathft.grading import extract_answer  # lazy: reading data needs no sympy
-
     out = []
     for i, (ln, rec) in enumerate(iter_jsonl(path, "problem, level, type, solution")):
         kw = {"file": path, "line": ln}

@@ -170,7 +170,7 @@ def _serve() -> None:
     """Worker main loop: one JSON request per line on stdin, one reply per line on stdout."""
     out = os.fdopen(os.dup(1), "w")  # protocol channel; stray prints go to stderr
     sys.stdout = sys.stderr
-    from mathft.grading import _symbolic
+    from mathft.grading import _symbolic  # local: only the worker process loads the grader
 
     _symbolic.warm_up()  # first real request must not pay lazy imports
     out.write(json.dumps({"result": "ready"}) + "\n")

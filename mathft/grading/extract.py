@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import re
 
+from mathft.grading.equivalence import is_equiv
 from mathft.grading.normalize import normalize_answer, parse_number
 
 __all__ = ["extract_answer", "last_boxed"]
@@ -124,8 +125,7 @@ def _same_value(contents: list[str]) -> bool:
         return len(set(values)) == 1
     if len(contents) > 3:  # restatements come in twos or threes; bound the worker calls
         return False
-    from mathft.grading.equivalence import is_equiv  # "x+11 or 11+x": ask the grader
-
+    # "x+11 or 11+x": ask the grader
     return all(is_equiv(c, contents[-1], timeout=2.0) for c in contents[:-1])
 
 

@@ -28,6 +28,8 @@ from typing import Any
 import torch
 from transformers import AutoModelForCausalLM, AutoTokenizer, PreTrainedModel
 
+from mathft.models.tiny import build_tiny_model, parse_tiny_spec
+
 log = logging.getLogger(__name__)
 
 EMBEDDED_PREFIX = "embedded:"
@@ -186,8 +188,6 @@ def load_tokenizer(
 ) -> Any:
     """Load (and pad-fix) the tokenizer of ``spec``; ``tiny[:<spec>]`` shares its tokenizer spec's."""
     if spec == TINY_PREFIX or spec.startswith(TINY_PREFIX + ":"):
-        from mathft.models.tiny import parse_tiny_spec
-
         spec = parse_tiny_spec(spec)[0]
     tok = AutoTokenizer.from_pretrained(resolve_model_path(spec, cache_dir))
     return setup_tokenizer(tok, padding_side)
@@ -240,8 +240,6 @@ def load_model_and_tokenizer(
     tok = load_tokenizer(spec, padding_side=padding_side, cache_dir=cache_dir)
     tdtype = torch_dtype(dtype)
     if spec == TINY_PREFIX or spec.startswith(TINY_PREFIX + ":"):
-        from mathft.models.tiny import build_tiny_model, parse_tiny_spec
-
         model = build_tiny_model(
             tok, seed=seed, attn_implementation=attn_implementation, **parse_tiny_spec(spec)[1]
         ).to(tdtype)

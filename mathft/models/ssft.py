@@ -30,6 +30,7 @@ import torch.nn.functional as F
 from mathft.data.collate import IGNORE_INDEX
 from mathft.models.loading import DEFAULT_SPEC, is_peft_model, load_from_config, model_config
 from mathft.models.optim import adamw_warmup_cosine, stepping_total
+from mathft.runs.distributed import global_count
 
 
 def _plain(x: Any) -> Any:
@@ -161,8 +162,6 @@ class SSFTModule(pl.LightningModule):
         self._step_tokens = (float(batch.get("num_tokens", batch["input_ids"].numel())), float(count))
         world = int(self.trainer.world_size) if self._trainer is not None else 1
         if world > 1:  # DDP averages gradients: divide by the global target count / world
-            from mathft.runs.distributed import global_count
-
             return loss_sum * world / global_count(self, count).clamp(min=1).to(loss_sum.dtype)
         return loss
 

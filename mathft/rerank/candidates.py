@@ -18,7 +18,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import cached_property
 
-from mathft.grading.cluster import relabel_by_size
+from mathft.grading.cluster import cluster_answers, relabel_by_size
 from mathft.records import Candidate
 
 ClusterFn = Callable[[Sequence[str | None]], list[int | None]]
@@ -138,8 +138,6 @@ class ProblemCandidates:
 
 
 def _default_cluster_fn() -> ClusterFn:
-    from mathft.grading import cluster_answers  # lazy: grading is optional for pure use
-
     return cluster_answers
 
 

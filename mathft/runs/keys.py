@@ -233,9 +233,11 @@ def generator_key(cfg: Any, model_cfg: Any, problems: Any = None) -> dict[str, A
 
 def stage_engine(cfg: Any, model_cfg: Any) -> dict[str, str]:
     """The engine and dtype a sequential run samples its stage-2 candidates with (the
-    model is in memory: :func:`~mathft.sampling.engine.resolve_in_memory_engine`)."""
+    model is in memory: :func:`~mathft.sampling.factory.resolve_in_memory_engine`)."""
+    # local: both import torch and transformers, which planning and key listing
+    # (scripts/step_keys.py) otherwise never load; only sequential runs need them here
     from mathft.models.loading import torch_dtype
-    from mathft.sampling.engine import resolve_in_memory_engine
+    from mathft.sampling.factory import resolve_in_memory_engine
 
     s = cfg.get("sampling") or {}
     dtype = str(torch_dtype(model_cfg.get("dtype") if model_cfg is not None else None))

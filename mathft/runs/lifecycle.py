@@ -141,6 +141,7 @@ def hydra_main(fn: Callable[[DictConfig, Loggers, Path], Any]) -> Callable[[Dict
     """Run ``fn(cfg)`` inside :func:`task` with the job's output directory."""
 
     def wrapped(cfg: DictConfig) -> Any:
+        # local: Lightning and torch; the entry points import this module for --help / --cfg
         from mathft.runs.distributed import check_trainer
 
         check_trainer(cfg.get("trainer"))  # unsupported strategies fail before any work

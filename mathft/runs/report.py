@@ -21,6 +21,7 @@ from mathft.rerank.candidates import ProblemCandidates, build_problem_candidates
 from mathft.rerank.metrics import MetricResult, evaluate_many, pass_at_1
 from mathft.rerank.selection import select_on_validation
 from mathft.runs.cache import Step
+from mathft.sampling.store import CandidateStore, ScoreStore
 
 log = logging.getLogger(__name__)
 
@@ -38,8 +39,6 @@ def load_candidates(st: Step | Path, scores_st: Step | Path | None = None
 
     ``st`` / ``scores_st``: pipeline steps, or the store files themselves (any file name).
     """
-    from mathft.sampling.store import CandidateStore, ScoreStore
-
     path = store_path(st, "candidates.jsonl")
     if not path.is_file():
         raise FileNotFoundError(f"candidate store {path} does not exist")
@@ -81,8 +80,6 @@ def cell_metrics(
         check_complete(val, "val")
     gen: dict[str, MetricResult] = {}
     if greedy_st is not None:
-        from mathft.sampling.store import CandidateStore
-
         greedy = CandidateStore(store_path(greedy_st, "candidates.jsonl"), repair=False).load()
         gen["Pass@1"] = pass_at_1(greedy_correct(greedy, ids), ids)
     k = int(rr.k)

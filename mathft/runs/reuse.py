@@ -27,6 +27,7 @@ from typing import Any
 
 from mathft.runs.cache import DONE, KEY, Step, config_hash, step, to_plain
 from mathft.runs.keys import key_diff
+from mathft.sampling.store import CandidateStore, ScoreStore, StoreError
 
 log = logging.getLogger(__name__)
 
@@ -82,8 +83,6 @@ def model_problem(d: Path) -> str | None:
 
 def store_problem(path: Path, summary: dict[str, Any], scores: bool = False) -> str | None:
     """Why a finished store disagrees with its DONE record, or None (the file is not changed)."""
-    from mathft.sampling.store import CandidateStore, ScoreStore, StoreError
-
     if not path.is_file():
         return f"{path} is missing"
     try:

@@ -149,12 +149,14 @@ class FullFinetuneConf:
 
 @dataclass
 class LoraFinetuneConf(FullFinetuneConf):
-    """``conf/finetune/lora.yaml`` (``target_modules``: names, or ``all-linear``)."""
+    """``conf/finetune/lora.yaml`` (``target_modules``: names, or ``all-linear``;
+    ``merge_on_export``: the steps' exported ``model/`` has the adapters merged in)."""
 
     r: int = MISSING
     alpha: int = MISSING
     dropout: float = MISSING
     target_modules: Any = MISSING
+    merge_on_export: bool = MISSING
 
 
 @dataclass

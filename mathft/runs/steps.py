@@ -19,7 +19,9 @@ import pytorch_lightning as pl
 from omegaconf import DictConfig, OmegaConf
 
 from mathft.data.evaluator_data import EvaluatorDataModule
+from mathft.data.prompts import build_prompt_builder
 from mathft.models.export import export_generator
+from mathft.models.loading import load_model_and_tokenizer
 from mathft.records import Problem
 from mathft.runs import training
 from mathft.runs.cache import Step, config_hash, to_plain
@@ -34,6 +36,19 @@ from mathft.runs.keys import (
 from mathft.runs.problems import problem_set, problems_key
 from mathft.runs.reuse import open_step, remove_checkpoint, reusable
 from mathft.runs.sequential_step import train_sequential
+from mathft.sampling import shards
+from mathft.sampling.engine import SamplingParams
+from mathft.sampling.factory import make_engine, resolve_engine
+from mathft.sampling.runner import sample_to_store
+from mathft.sampling.scoring import ScoreJob, absorb_score_parts, score_in_workers, score_store
+from mathft.sampling.store import CandidateStore, ScoreStore
+from mathft.sampling.workers import (
+    WorkerJob,
+    absorb_parts,
+    built_prompt,
+    resolve_workers,
+    sample_in_workers,
+)
 
 log = logging.getLogger(__name__)
 
@@ -83,7 +98,7 @@ def _train_ssft(cfg: DictConfig, model_cfg: Any, st: Step, logger: Any) -> dict[
     trainer = training.build_trainer(cfg, int(g.max_steps), ckpt, logger)
     training.fit(trainer, module, ckpt, dm)
     export_generator(module, module.tokenizer, st.dir / "model",
-                     merge_lora=bool(cfg.finetune.get("merge_on_export", True)),
+                     merge_lora=training.merge_on_export(cfg.finetune),
                      metadata={"step": st.hash, "global_step": trained_steps(trainer)})
     metrics = training.fit_metrics(trainer)
     too_long = {split: stats.truncated for split, stats in dm.stats.items()}
@@ -94,8 +109,6 @@ def _train_ssft(cfg: DictConfig, model_cfg: Any, st: Step, logger: Any) -> dict[
 
 def load_for_inference(path: str, model_cfg: Any) -> tuple[Any, Any]:
     """Load (and memoise for this process) a model to sample from or score with."""
-    from mathft.models.loading import load_model_and_tokenizer
-
     key = f"{path}|{_node(model_cfg, 'dtype', 'float32')}"
     if key not in _MODELS:
         _MODELS.clear()  # one model in memory at a time
@@ -111,8 +124,6 @@ def load_for_inference(path: str, model_cfg: Any) -> tuple[Any, Any]:
 def worker_loader(path: str, model_cfg: Any) -> Any:
     """What :func:`load_for_inference` loads, as a picklable call for worker processes (a
     partial of a function whose module does not import Lightning: cheap worker starts)."""
-    from mathft.models.loading import load_model_and_tokenizer
-
     return functools.partial(
         load_model_and_tokenizer, path, dtype=_node(model_cfg, "dtype", "float32"),
         attn_implementation=_node(model_cfg, "attn_implementation", "sdpa"),
@@ -122,8 +133,6 @@ def worker_loader(path: str, model_cfg: Any) -> Any:
 def decoding(cfg: DictConfig, sampling: Mapping[str, Any]) -> dict[str, Any]:
     """The sampling mapping actually used: the prompt's stop strings join ``stop`` (a
     few-shot continuation ends where it would start the next exemplar)."""
-    from mathft.data.prompts import build_prompt_builder
-
     plain = to_plain(sampling)
     stop = list(plain.get("stop") or [])
     stop += [s for s in build_prompt_builder(to_plain(cfg.prompt)).stop_strings if s not in stop]
@@ -133,19 +142,6 @@ def decoding(cfg: DictConfig, sampling: Mapping[str, Any]) -> dict[str, Any]:
 def sample(cfg: DictConfig, gen_path: str, gen_id: str, model_cfg: Any,
            problems: Sequence[Problem], sampling: Mapping[str, Any], name: str) -> Step:
     """Sample ``sampling.n`` graded candidates per problem into a resumable candidate store."""
-    from mathft.data.prompts import build_prompt_builder
-    from mathft.sampling import shards
-    from mathft.sampling.engine import SamplingParams, make_engine, resolve_engine
-    from mathft.sampling.runner import sample_to_store
-    from mathft.sampling.store import CandidateStore
-    from mathft.sampling.workers import (
-        WorkerJob,
-        absorb_parts,
-        built_prompt,
-        resolve_workers,
-        sample_in_workers,
-    )
-
     used = decoding(cfg, sampling)
     params = SamplingParams.from_mapping(
         {k: v for k, v in used.items() if k not in ("engine", "precision", "name", "shard")})
@@ -213,11 +209,8 @@ def train_evaluator(cfg: DictConfig, model_cfg: Any, gen_path: str, gen_id: str,
     ``evaluator.init=generator`` starts from that generator (``gen_path``, keyed by ``gen_id``);
     ``base`` from the pre-trained ``model_cfg``.
     """
-    from mathft.sampling.shards import require_full
-    from mathft.sampling.store import CandidateStore
-
-    require_full(train_st, "evaluator training")
-    require_full(val_st, "evaluator training")
+    shards.require_full(train_st, "evaluator training")
+    shards.require_full(val_st, "evaluator training")
     e = cfg.evaluator
     from_gen = str(e.init) == "generator"
     key = evaluator_key(cfg, model_cfg, train_st.hash, val_st.hash, gen_id if from_gen else None)
@@ -243,7 +236,7 @@ def train_evaluator(cfg: DictConfig, model_cfg: Any, gen_path: str, gen_id: str,
         trainer = training.build_trainer(cfg, int(e.max_steps), ckpt, logger)
         training.fit(trainer, module, ckpt, dm)
         export_generator(module, module.tokenizer, st.dir / "model",
-                         merge_lora=bool(cfg.finetune.get("merge_on_export", True)),
+                         merge_lora=training.merge_on_export(cfg.finetune),
                          metadata={"step": st.hash, "objective": to_plain(cfg.objective)})
         metrics = training.fit_metrics(trainer)
         st.mark_done({"global_step": trained_steps(trainer),
@@ -255,16 +248,6 @@ def train_evaluator(cfg: DictConfig, model_cfg: Any, gen_path: str, gen_id: str,
 def score(cfg: DictConfig, evaluator_st: Step, model_cfg: Any, candidates_st: Step,
           problems: Sequence[Problem], label: str = "") -> Step:
     """S_cls of every stored candidate, written to a resumable score store."""
-    from mathft.sampling import shards
-    from mathft.sampling.scoring import (
-        ScoreJob,
-        absorb_score_parts,
-        score_in_workers,
-        score_store,
-    )
-    from mathft.sampling.store import CandidateStore, ScoreStore
-    from mathft.sampling.workers import resolve_workers
-
     shards.require_full(candidates_st, "scoring")
     key = scores_key(cfg, evaluator_st.hash, candidates_st.hash)
     shard = shards.parse(cfg.evaluator.get("score_shard"))  # I/N: one slice, its own dir

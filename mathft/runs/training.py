@@ -26,6 +26,12 @@ def build_module(node: DictConfig, model: Mapping[str, Any], finetune: Any) -> p
     return instantiate(node, model=dict(model), finetune=to_plain(finetune), _convert_="all")
 
 
+def merge_on_export(finetune: Any) -> bool:
+    """Whether a training step exports its model with the LoRA adapters merged into the
+    weights (``finetune.merge_on_export``, LoRA only: full fine-tuning has none to merge)."""
+    return str(finetune.method) != "lora" or bool(finetune.merge_on_export)
+
+
 def ssft_setup(cfg: DictConfig, model_cfg: Any) -> tuple[pl.LightningModule, SSFTDataModule]:
     """The generator step's start (SSFT or sequential): seed, the ``stages.module``
     LightningModule, and its SSFT data (``data`` examples at ``generator`` sizes)."""

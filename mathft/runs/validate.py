@@ -97,6 +97,13 @@ def _precision(v: Any) -> str | None:
     return None if str(v) in ok else f"unknown precision {v!r}; known: {sorted(ok)}"
 
 
+def _merge_on_export(v: Any) -> str | None:
+    if v is not False:
+        return None
+    return ("false exports a peft adapter directory, which the later steps and step reuse "
+            "cannot load yet (they need model/config.json): keep true")
+
+
 def _workers(name: str) -> Callable[[Any], str | None]:
     def check(v: Any) -> str | None:
         try:
@@ -133,7 +140,9 @@ RULES: dict[str, Callable[[Any], str | None]] = {
     "data.limit_val": _range(0),
     "sampling.engine": _one_of(ENGINES),
     "evaluator.score_workers": _workers("evaluator.score_workers"),
+    "sampling.workers": _workers("sampling.workers"),
     "sampling.precision": _one_of(PRECISIONS),
+    "finetune.merge_on_export": _merge_on_export,
     "stages.mode": _one_of(STAGE_MODES),
     "trainer.precision": _precision,
     "trainer.accumulate_grad_batches": _number(1, integer=True),

@@ -1,4 +1,9 @@
-"""Sampling: decoding engines (HF generate, vLLM) and the candidate/score stores (docs/method.md#decoding, docs/design.md#stores)."""
+"""Sampling: decoding engines (HF generate, vLLM) and the candidate/score stores (docs/method.md#decoding, docs/design.md#stores).
+
+Engines are built by :func:`mathft.sampling.factory.make_engine`, not exported here: the
+factory imports torch and transformers, and this package is imported by light code (the
+stores, for planning).
+"""
 
 from mathft.sampling.engine import (
     Generation,
@@ -6,7 +11,6 @@ from mathft.sampling.engine import (
     SamplingEngine,
     SamplingParams,
     answer_end,
-    make_engine,
     sample_seed,
 )
 from mathft.sampling.hashing import config_hash
@@ -22,7 +26,6 @@ __all__ = [
     "StoreError",
     "answer_end",
     "config_hash",
-    "make_engine",
     "sample_seed",
     "score_path",
 ]

@@ -18,6 +18,8 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass, fields
 from typing import Any
 
+from mathft import hardware
+
 FINISH_REASONS = ("stop", "eos", "length")
 """``stop``: the answer closed (or a stop string appeared); ``eos``: end-of-sequence token;
 ``length``: ``max_new_tokens`` reached."""
@@ -75,12 +77,9 @@ class SamplingParams:
         cls, cfg: Mapping[str, Any],
         ignore: Sequence[str] = ("engine", "precision", "shard", "workers"),
     ) -> SamplingParams:
-        """Build from a config mapping (e.g. ``cfg.sampling``); unknown keys are an error
-        (``workers`` is checked here too: ``auto`` or an int >= 1)."""
-        if "workers" in cfg:
-            from mathft.sampling.workers import parse_workers
-
-            parse_workers(cfg["workers"])
+        """Build from a config mapping (e.g. ``cfg.sampling``); unknown keys are an error.
+        The ``ignore``d keys are not decoding parameters (:func:`mathft.runs.validate.validate`
+        checks their values)."""
         known = {f.name for f in fields(cls)}
         unknown = set(cfg) - known - set(ignore)
         if unknown:
@@ -163,7 +162,7 @@ def answer_end(text: str) -> int | None:
 def closer_mask(tokenizer: Any, vocab_size: int) -> Any:
     """Bool mask over the vocabulary: tokens whose text contains ``}`` or a newline, the only
     tokens that can close an answer (engines decode a row's text only after one of them)."""
-    import torch
+    import torch  # local: config validation imports this module and must not pay for torch
 
     texts = tokenizer.batch_decode([[i] for i in range(len(tokenizer))])
     mask = torch.zeros(max(len(tokenizer), int(vocab_size)), dtype=torch.bool)
@@ -214,58 +213,21 @@ class SamplingEngine(ABC):
 
 
 ENGINES = ("auto", "prefix", "hf", "vllm")
+"""Values of ``sampling.engine``; :mod:`mathft.sampling.factory` builds them."""
 PRECISIONS = ("auto", "float32", "bfloat16")
+"""Values of ``sampling.precision``; :func:`compute_dtype` resolves them."""
 
 
-def resolve_engine(kind: str, precision: str = "auto", model_dtype: str = "float32",
-                   model: Any = None) -> dict[str, str]:
-    """The engine and compute dtype that ``make_engine`` will use (part of the samples' key).
+def compute_dtype(engine: str, precision: str, model_dtype: str) -> str:
+    """The dtype ``engine`` decodes in (part of the samples' key, and what the ``prefix``
+    engine casts its model to, so the key never misstates it).
 
-    ``auto`` is vLLM where it is installed with a CUDA device and the model is a path or hub
-    id, else ``prefix``. Precision ``auto`` is bf16 for ``prefix`` on CPUs with fast bf16
-    kernels (AMX / AVX512-BF16), else the model's own dtype.
+    Precision ``auto`` is bf16 for ``prefix`` on CPUs with fast bf16 kernels (AMX /
+    AVX512-BF16, :func:`mathft.hardware.fast_bf16`), else the model's own dtype.
     """
-    if kind not in ENGINES:
-        raise ValueError(f"unknown sampling engine {kind!r} (sampling.engine); choose one of {ENGINES}")
     if precision not in PRECISIONS:
         raise ValueError(f"sampling.precision must be one of {PRECISIONS}, got {precision!r}")
-    if kind == "auto":
-        from mathft.sampling.vllm_engine import vllm_available
-
-        kind = "vllm" if vllm_available() and (model is None or isinstance(model, str)) \
-            else "prefix"
     dtype = model_dtype if precision == "auto" else precision
-    if kind == "prefix" and precision == "auto":
-        from mathft.hardware import fast_bf16
-
-        dtype = "bfloat16" if fast_bf16() else model_dtype
-    return {"engine": kind, "dtype": str(dtype).replace("torch.", "")}
-
-
-def resolve_in_memory_engine(kind: str, precision: str = "auto",
-                             model_dtype: str = "float32") -> dict[str, str]:
-    """:func:`resolve_engine` for a model held in memory (sampling inside a training run, e.g.
-    the sequential stages' candidates): vLLM loads a checkpoint itself, so ``vllm`` and
-    ``auto`` both resolve to ``prefix`` there; ``hf`` and ``prefix`` stay."""
-    if kind not in ENGINES:
-        raise ValueError(f"unknown sampling engine {kind!r} (sampling.engine); choose one of {ENGINES}")
-    return resolve_engine("prefix" if kind in ("auto", "vllm") else kind, precision, model_dtype)
-
-
-def make_engine(kind: str, model: Any, tokenizer: Any = None, precision: str = "auto",
-                **kwargs: Any) -> SamplingEngine:
-    """Build an engine: ``prefix`` (shared-prompt continuous batching over a transformers
-    decoder; the default), ``hf`` (plain ``generate``, the reference), ``vllm`` (``model`` is
-    a path or hub id), or ``auto`` (see :func:`resolve_engine`)."""
-    kind = resolve_engine(kind, precision, model=model)["engine"]
-    if kind == "prefix":
-        from mathft.sampling.prefix import PrefixEngine
-
-        return PrefixEngine(model, tokenizer, precision=precision, **kwargs)
-    if kind == "hf":
-        from mathft.sampling.hf import HFEngine
-
-        return HFEngine(model, tokenizer, **kwargs)
-    from mathft.sampling.vllm_engine import VLLMEngine
-
-    return VLLMEngine(model, tokenizer, **kwargs)
+    if engine == "prefix" and precision == "auto":
+        dtype = "bfloat16" if hardware.fast_bf16() else model_dtype
+    return str(dtype).replace("torch.", "")

@@ -39,7 +39,7 @@ from mathft.sampling.engine import (
     SamplingEngine,
     SamplingParams,
     closer_mask,
-    resolve_engine,
+    compute_dtype,
     truncate_at_stop,
 )
 from mathft.sampling.fused import FusedDecoder
@@ -210,9 +210,9 @@ class PrefixEngine(SamplingEngine):
         self.model, self.tok = model, tokenizer
         if self.tok.pad_token_id is None:
             self.tok.pad_token = self.tok.eos_token
-        # the same rule that keys the samples (resolve_engine), so the key never misstates it
+        # the same rule that keys the samples (compute_dtype), so the key never misstates it
         have = next(model.parameters()).dtype
-        want = getattr(torch, resolve_engine("prefix", precision, str(have))["dtype"])
+        want = getattr(torch, compute_dtype("prefix", precision, str(have)))
         if have != want:
             self.model = copy.deepcopy(model).to(want)
         self._closers: torch.Tensor | None = None

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from mathft.data.templates import format_prompt
+from mathft.grading import grade
 from mathft.records import Candidate, Problem
 from mathft.sampling.engine import Request, SamplingEngine, SamplingParams, sample_seed
 from mathft.sampling.store import CandidateStore
@@ -23,8 +24,6 @@ GradeFn = Callable[[str, "str | None"], "tuple[str | None, bool]"]
 
 def default_grader() -> GradeFn:
     """``mathft.grading.grade``: (text, gold) -> (extracted answer, correct)."""
-    from mathft.grading import grade
-
     return grade
 
 

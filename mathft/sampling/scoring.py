@@ -37,6 +37,7 @@ from mathft.models.evaluator import label_token_ids, last_token_logits
 from mathft.models.objectives import score_logit
 from mathft.records import Candidate, Problem
 from mathft.sampling.store import CandidateStore, ScoreStore
+from mathft.sampling.workers import balanced_groups, run_workers
 
 log = logging.getLogger(__name__)
 
@@ -463,8 +464,6 @@ def score_in_workers(job: ScoreJob, candidates: Sequence[Candidate],
     text to score (:func:`~mathft.sampling.workers.balanced_groups`), into its own part store;
     the parts are appended to ``store`` in candidate order when all are done (a rerun after a
     kill first keeps their scores)."""
-    from mathft.sampling.workers import balanced_groups, run_workers
-
     if store.evaluator_id is None:
         raise ValueError(f"{store.path}: opened without an evaluator_id (read-only)")
     keys = [c.key for c in candidates]

@@ -22,6 +22,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 
+from mathft.sampling.store import CandidateStore, ScoreStore
+
 T = TypeVar("T")
 SHARD_KEY = "shard"
 _SPEC = re.compile(r"^\s*(\d+)\s*/\s*(\d+)\s*$")
@@ -84,8 +86,6 @@ def merge_candidates(full_dir: Path, problem_ids: Sequence[str], *, config_hash:
     Rows are appended in problem order, then sample index; returns a summary, or ``None``
     when no complete shard set exists. Raises if the shards do not cover ``problem_ids``.
     """
-    from mathft.sampling.store import CandidateStore
-
     sets = shard_dirs(full_dir)
     if not sets:
         return None
@@ -105,8 +105,6 @@ def merge_candidates(full_dir: Path, problem_ids: Sequence[str], *, config_hash:
 def merge_scores(full_dir: Path, evaluator_id: str, keys: Sequence[tuple[str, int]]
                  ) -> dict[str, Any] | None:
     """Assemble ``full_dir/scores.jsonl`` from a complete set of done score shards."""
-    from mathft.sampling.store import ScoreStore
-
     sets = shard_dirs(full_dir)
     if not sets:
         return None

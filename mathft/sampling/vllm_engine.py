@@ -13,6 +13,8 @@ import importlib.util
 from collections.abc import Sequence
 from typing import Any
 
+import torch
+
 from mathft.sampling.engine import (
     Generation,
     Request,
@@ -26,8 +28,6 @@ def vllm_available() -> bool:
     """True when vLLM is importable and a CUDA device is visible."""
     if importlib.util.find_spec("vllm") is None:
         return False
-    import torch
-
     return torch.cuda.is_available()
 
 
@@ -49,7 +49,7 @@ class VLLMEngine(SamplingEngine):
 
     def __init__(self, model: str, tokenizer: str | None = None, **llm_kwargs: Any):
         try:
-            import vllm
+            import vllm  # local: an optional extra (GPU only), absent on most installs
         except ImportError as e:
             raise ImportError(
                 "engine 'vllm' needs vLLM (GPU only): `pip install 'mathft[vllm]'`, "

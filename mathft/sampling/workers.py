@@ -37,9 +37,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import torch
+
 from mathft.records import Problem
 from mathft.sampling.engine import SamplingParams
-from mathft.sampling.runner import SampleStats
+from mathft.sampling.factory import make_engine
+from mathft.sampling.runner import SampleStats, sample_to_store
+from mathft.sampling.shards import select
 from mathft.sampling.store import CandidateStore, meta_path
 
 log = logging.getLogger(__name__)
@@ -259,8 +263,6 @@ def run_workers(fn: Callable[..., Any], payloads: Sequence[Any], *, what: str,
 def sample_in_workers(job: WorkerJob, problems: Sequence[Problem], store: CandidateStore,
                       workers: int, progress: bool = True) -> SampleStats:
     """Sample ``problems`` into ``store`` with ``workers`` processes (see module doc)."""
-    from mathft.sampling.shards import select
-
     t0 = time.perf_counter()
     ids = [p.uid for p in problems]
     absorb_parts(store, ids)  # an earlier (killed) run's rows, whatever its W
@@ -291,9 +293,6 @@ def _span(part: Sequence[Problem]) -> str:
 
 def _sample_slice(payload: tuple[Any, ...], report: Callable[[int], None]) -> SampleStats:
     """A sampling worker: load the model once, sample its problems into its part store."""
-    from mathft.sampling.engine import make_engine
-    from mathft.sampling.runner import sample_to_store
-
     job, problems, done, part = payload
     model, tok = job.load()
     model.eval()
@@ -308,7 +307,7 @@ def _sample_slice(payload: tuple[Any, ...], report: Callable[[int], None]) -> Sa
 
 
 PRELOAD = ("torch", "transformers", "mathft.models.loading", "mathft.data.prompts",
-           "mathft.grading", "mathft.sampling.prefix", "mathft.sampling.scoring",
+           "mathft.grading", "mathft.sampling.factory", "mathft.sampling.scoring",
            "mathft.sampling.workers")
 """Imported once by the fork server, so that a worker starts in well under a second instead
 of importing torch and transformers again (seconds of CPU per worker)."""
@@ -366,8 +365,6 @@ def _worker_main(fn: Callable[..., Any], payload: Any, index: int, threads: int,
     """One worker process: ``fn(payload, report)``; its result or error goes to the parent."""
     _die_with_parent(parent)
     try:
-        import torch
-
         torch.set_num_threads(threads)
         result = fn(payload, lambda n: messages.put(("rows", index, n)))
         messages.put(("done", index, (result, time.process_time())))

@@ -84,7 +84,8 @@ def test_candidates_are_samples_of_the_model_at_the_end_of_stage1(tmp_path):
     """Re-sample with the weights the model had when stage 1 ended: same texts as the store."""
     import pytorch_lightning as pl
 
-    from mathft.sampling.engine import SamplingParams, make_engine
+    from mathft.sampling.engine import SamplingParams
+    from mathft.sampling.factory import make_engine
     from mathft.sampling.runner import sample_to_store
 
     snap: dict[str, torch.Tensor] = {}

@@ -251,7 +251,10 @@ def test_appended_keys_and_bad_values_fail_validation(tmp_path: Path) -> None:
              (["stages.module._target_=mathft.models.evaluator.EvaluatorModule"],
               "stages.module._target_: must be mathft.models.ssft.SSFTModule"),
              (["data.weights={gsm8k: 1.0}"], "data.weights: sources ['gsm8k'] are not in"),
-             (["sampling.engine=prefx"], "sampling.engine: expected one of")]
+             (["sampling.engine=prefx"], "sampling.engine: expected one of"),
+             (["sampling.workers=many"], "sampling.workers: sampling.workers must be"),
+             (["finetune=lora", "finetune.merge_on_export=false"],
+              "finetune.merge_on_export: false exports a peft adapter directory")]
     for overrides, expected in cases:
         cfg = _compose(overrides, tmp_path)
         with pytest.raises(ConfigError) as e:

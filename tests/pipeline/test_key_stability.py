@@ -3,10 +3,11 @@ layer (schemas, interpolations, defaults lists) must not change any step's key, 
 would recompute steps they already have.
 
 ``data/step_hashes.json`` holds, per composition, every step a dry run plans with its hash
-(unchanged by the config refactoring of issue 12; regenerated once since, for KEYS_VERSION 3,
-when ``generator.overlong`` joined the generator's key and the in-run sampling engine joined
-the sequential generator's key; and again when the CPU scale was resized to N=32 on all
-of MATH500, which changed every `scale=cpu` composition by design). The
+(unchanged by the config refactoring of issue 12; regenerated since for KEYS_VERSION 3, when
+``generator.overlong`` joined the generator's key and the in-run sampling engine joined the
+sequential generator's key; when ``finetune.merge_on_export`` (LoRA) joined the LoRA
+generator's and evaluator's keys; and when the CPU scale was resized to N=32 on all of
+MATH500, which changed every `scale=cpu` composition by design). The
 machine-dependent choices are pinned: fp32 where ``auto`` would pick bf16, no vLLM.
 ``scripts/step_keys.py`` compares every shipped composition (entries x experiments x
 scales x group options) between two checkouts. When a key changes on purpose, bump

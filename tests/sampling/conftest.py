@@ -50,7 +50,7 @@ def tiny_model(tiny_dir: Path):
 @pytest.fixture(scope="session", params=["hf", "prefix"])
 def engine(request: pytest.FixtureRequest, tiny_model, tok):
     """Every engine test runs on the reference HF engine and on the prefix engine."""
-    from mathft.sampling.engine import make_engine
+    from mathft.sampling.factory import make_engine
 
     return make_engine(request.param, tiny_model, tok, precision="float32")
 

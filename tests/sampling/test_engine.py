@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from mathft.sampling.engine import Request, SamplingParams, make_engine, sample_seed
+from mathft.sampling.engine import Request, SamplingParams, sample_seed
+from mathft.sampling.factory import make_engine
 from mathft.sampling.vllm_engine import to_vllm_params, vllm_available
 
 PROMPTS = [

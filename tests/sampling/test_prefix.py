@@ -9,7 +9,8 @@ import torch
 from transformers import Gemma3ForCausalLM, Gemma3TextConfig
 
 from mathft.sampling.draw import draw_tokens
-from mathft.sampling.engine import Request, SamplingParams, resolve_engine, sample_seed
+from mathft.sampling.engine import Request, SamplingParams, compute_dtype, sample_seed
+from mathft.sampling.factory import resolve_engine
 from mathft.sampling.hf import HFEngine
 from mathft.sampling.prefix import PrefixEngine
 
@@ -114,6 +115,11 @@ def test_resolve_engine() -> None:
     assert resolve_engine("auto")["engine"] in ("prefix", "vllm")
     with pytest.raises(ValueError, match="sampling.precision"):
         resolve_engine("prefix", "fp8")
+    with pytest.raises(ValueError, match="sampling.engine"):
+        resolve_engine("prefx")
+    # the rule the prefix engine casts its model by (engine.compute_dtype) is the keyed one
+    assert compute_dtype("hf", "auto", "torch.float32") == "float32"
+    assert compute_dtype("prefix", "bfloat16", "float32") == "bfloat16"
 
 
 def test_lora_wrapped_model_keeps_its_adapter(tiny_model, tok) -> None:
