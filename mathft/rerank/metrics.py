@@ -16,8 +16,8 @@ from __future__ import annotations
 import itertools
 import math
 import zlib
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Collection, Sequence
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -68,6 +68,12 @@ class MetricResult:
     def ci(self, n_boot: int = 1000, alpha: float = 0.05, seed: int = 0) -> CI:
         """Percentile bootstrap CI of the accuracy over problems."""
         return bootstrap_ci(self.correct, n_boot=n_boot, alpha=alpha, seed=seed)
+
+    def restrict(self, keep: Collection[str]) -> MetricResult:
+        """The same metric on the problems in ``keep`` only (their order kept)."""
+        idx = [i for i, p in enumerate(self.problem_ids) if p in keep]
+        return replace(self, problem_ids=tuple(self.problem_ids[i] for i in idx),
+                       correct=self.correct[idx], cost=self.cost[idx])
 
     def compare(
         self, other: MetricResult, n_boot: int = 1000, alpha: float = 0.05, seed: int = 0

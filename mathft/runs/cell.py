@@ -170,7 +170,8 @@ def run_cell(cfg: DictConfig, loggers: Loggers, out_dir: Path) -> dict[str, Any]
         cell["evaluator"] = cs.evaluator.hash
     test_pc = report.load_candidates(cs.test, cs.test_scores)
     val_pc = report.load_candidates(cs.val, cs.val_scores) if cs.val is not None else None
-    metrics = report.cell_metrics(cfg.rerank, test_pc, cs.greedy, val_pc)
+    levels = {p.uid: p.level for p in steps.problem_set(cfg, "test")}
+    metrics = report.cell_metrics(cfg.rerank, test_pc, cs.greedy, val_pc, levels)
     cell.update(steps={"test": cs.test.hash, "greedy": cs.greedy.hash if cs.greedy else None,
                        "metrics": config_hash(metrics_key(cfg, **_hashes(cs)), length=12)})
     title = f"{cell['experiment']} [{cell['model']}, {cell['data']}]"

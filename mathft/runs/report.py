@@ -70,8 +70,11 @@ def cell_metrics(
     test: list[ProblemCandidates],
     greedy_st: Step | Path | None = None,
     val: list[ProblemCandidates] | None = None,
+    levels: Mapping[str, int | None] | None = None,
 ) -> dict[str, Any]:
-    """All metrics of one cell as JSON-ready dicts: ``generation``, ``rerank``, ``selection``."""
+    """All metrics of one cell as JSON-ready dicts: ``generation``, ``rerank``, ``selection``,
+    and with ``levels`` (problem id -> MATH level) ``by_level``: every row on each level's
+    problems, with its paired difference to Maj1@N there."""
     n_boot, seed = int(rr.n_boot), int(rr.seed)
     ekw = {"n_sub": rr.get("n_sub"), "n_subsets": int(rr.n_subsets), "seed": seed}
     ids = [pc.problem_id for pc in test]
@@ -94,11 +97,15 @@ def cell_metrics(
         "rerank": {}, "selection": {},
     }
     scored = bool(test) and all(pc.scores is not None for pc in test)
+    results = evaluate_many(test, [_strategy(name, rr) for name in rr.strategies], **ekw) \
+        if scored else []
+    maj1 = gen["Maj1@N"]
+    if levels:
+        rows = {**{k: v for k, v in gen.items() if k != "Pass@1"},
+                **{r.name: r for r in results if r.name != "Maj1"}}  # = Maj1@N
+        out["by_level"] = by_level(rows, maj1, levels, n_boot, seed)
     if not scored:
         return out
-    strategies = [_strategy(name, rr) for name in rr.strategies]
-    results = evaluate_many(test, strategies, **ekw)
-    maj1 = gen["Maj1@N"]
     for res in results:
         row = _row(res, n_boot, seed)
         d = res.compare(maj1, n_boot=n_boot, seed=seed)
@@ -112,6 +119,28 @@ def cell_metrics(
             rep = select_on_validation(val, test, name, list(rr[grid_key]), param=param,
                                        n_boot=n_boot, **ekw)
             out["selection"][name] = rep.to_dict()
+    return out
+
+
+def by_level(rows: Mapping[str, MetricResult], maj1: MetricResult,
+             levels: Mapping[str, int | None], n_boot: int, seed: int) -> dict[str, Any]:
+    """Each row's accuracy (95% CI) and paired difference to ``maj1`` on the problems of each
+    level (``"?"``: no level), so a reader sees which levels a difference comes from."""
+    groups: dict[str, set[str]] = {}
+    for pid in maj1.problem_ids:
+        lv = levels.get(pid)
+        groups.setdefault("?" if lv is None else str(lv), set()).add(pid)
+    out: dict[str, Any] = {}
+    for lv in sorted(groups, key=lambda g: (g == "?", g)):
+        base = maj1.restrict(groups[lv])
+        level_rows: dict[str, Any] = {}
+        for name, res in rows.items():
+            part = res.restrict(groups[lv])
+            row = _row(part, n_boot, seed)
+            d = part.compare(base, n_boot=n_boot, seed=seed)
+            row.update(vs_maj1=d.diff, vs_maj1_lo=d.lo, vs_maj1_hi=d.hi)
+            level_rows[name] = row
+        out[lv] = {"n_problems": len(groups[lv]), "rows": level_rows}
     return out
 
 
@@ -185,7 +214,27 @@ def cell_tables(metrics: Mapping[str, Any], title: str) -> list[Table]:
         rr.notes.append("'chosen on val': K (or N) selected on the validation problems and its "
                         "test accuracy; the fixed-K row uses the config's K.")
         tables.append(rr)
+    if metrics.get("by_level"):
+        tables.append(_level_table(metrics["by_level"], title, n))
     return tables
+
+
+def _level_table(levels: Mapping[str, Any], title: str, n: int) -> Table:
+    """Accuracy by MATH level, and each row's paired difference to Maj1 on that level."""
+    names = list(next(iter(levels.values()))["rows"])
+    cols = [f"level {lv} ({g['n_problems']})" for lv, g in levels.items()]
+    t = Table("by_level", f"{title}: by MATH level (N={n}; %, 95% CI; problems per level in "
+              "the header)", ["row", *cols])
+    for name in names:
+        t.add_row(name.replace("@N", f"@{n}"), *(est(g["rows"][name]) for g in levels.values()))
+    for name in names:
+        if name != "Maj1@N":
+            t.add_row(f"{name.replace('@N', f'@{n}')} - Maj1@{n}",
+                      *(vs_maj1(g["rows"][name]) for g in levels.values()))
+    t.notes.append("by level: each row on the problems of one MATH level; the '- Maj1' rows "
+                   "are paired differences on those problems (where the overall "
+                   "difference comes from).")
+    return t
 
 
 def _chosen(sel: Mapping[str, Any] | None) -> str:
