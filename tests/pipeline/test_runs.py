@@ -120,14 +120,16 @@ def test_wandb_run_writes_tables_and_is_finished(tiny_sweep: Sweep, tmp_path: Pa
     proc = cli_code(code, tmp_path)
     assert proc.returncode == 0, tail(proc)
     assert "WANDB_RUN_AFTER None" in proc.stdout
-    for table in ("generation", "rerank"):
+    for table in ("generation", "rerank", "by_level"):
         for ext in TABLE_EXTS:
             assert (out / f"{table}.{ext}").is_file()
     runs = list((out / "wandb").glob("offline-run-*"))
     assert len(runs) == 1, list(out.rglob("*"))
     assert list(runs[0].glob("*.wandb")), "no offline W&B data"
-    logged = {p.name.split("_")[0] for p in runs[0].glob("files/media/table/tables/*.table.json")}
-    assert logged == {"generation", "rerank"}
+    # media files are named <table>_<step>_<hash>.table.json
+    logged = {p.name.rsplit("_", 2)[0]
+              for p in runs[0].glob("files/media/table/tables/*.table.json")}
+    assert logged == {"generation", "rerank", "by_level"}
     assert results(json.loads((out / "metrics.json").read_text())) == \
         results(tiny_sweep.metrics(0))
 
