@@ -63,4 +63,4 @@ def train_sequential(cfg: DictConfig, model_cfg: Any, st: Step, logger: Any) -> 
         raise RuntimeError(f"sequential run in {st.dir} ended before its last stage finished")
     metrics = training.fit_metrics(trainer)
     return {"global_step": trainer.global_step, "n_train": dm.stats["train"].total,
-            "metrics": metrics}
+            "metrics": metrics, "val_history": training.val_history(trainer)}

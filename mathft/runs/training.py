@@ -47,6 +47,33 @@ def ssft_setup(cfg: DictConfig, model_cfg: Any) -> tuple[pl.LightningModule, SSF
     return module, dm
 
 
+class ValHistory(pl.Callback):
+    """The ``val/*`` metrics of every validation of a fit, with its global step: the loss curve
+    a step records in its ``DONE.json``. Kept in ``last.ckpt``, so a resumed fit keeps the
+    points before the stop (under ``ddp_spawn`` only the launching process's final validation
+    is seen)."""
+
+    def __init__(self) -> None:
+        self.points: list[dict[str, float]] = []
+
+    def on_validation_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        vals = {k: float(v) for k, v in trainer.callback_metrics.items()
+                if k.startswith("val/") and v.numel() == 1}
+        if vals and not trainer.sanity_checking:
+            self.points.append({"step": int(trainer.global_step), **vals})
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"points": self.points}
+
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        self.points = list(state_dict.get("points", []))
+
+
+def val_history(trainer: pl.Trainer) -> list[dict[str, float]]:
+    """The fit's validation points (:class:`ValHistory`), oldest first."""
+    return next((list(cb.points) for cb in trainer.callbacks if isinstance(cb, ValHistory)), [])
+
+
 def build_trainer(cfg: DictConfig, max_steps: int, ckpt_dir: Path, logger: Any,
                   extra_callbacks: Sequence[pl.Callback] = ()) -> pl.Trainer:
     """A Trainer from ``cfg.trainer`` that runs ``max_steps`` optimizer steps and writes
@@ -55,6 +82,7 @@ def build_trainer(cfg: DictConfig, max_steps: int, ckpt_dir: Path, logger: Any,
         ModelCheckpoint(dirpath=str(ckpt_dir), save_last=True, save_top_k=0,
                         every_n_train_steps=int(cfg.run.ckpt_every_n_steps)),
         StepCounter(),  # global_step back from ddp_spawn workers
+        ValHistory(),
         *extra_callbacks,
     ]
     if logger:

@@ -37,6 +37,8 @@ def test_ssft_stopped_mid_epoch_records_val_loss(tmp_path: Path, validations: li
     assert validations == [3]
     assert metrics["val/loss"] > 0 and metrics["train/loss"] > 0  # the fit's metrics kept
     assert not any(k.startswith("trainer/") for k in metrics)
+    assert [p["step"] for p in st.summary()["val_history"]] == [3]
+    assert st.summary()["val_history"][0]["val/loss"] == metrics["val/loss"]
 
 
 def test_evaluator_validated_at_its_last_step(tmp_path: Path, validations: list[int]) -> None:
