@@ -107,10 +107,7 @@ def cell_metrics(
     if not scored:
         return out
     for res in results:
-        row = _row(res, n_boot, seed)
-        d = res.compare(maj1, n_boot=n_boot, seed=seed)
-        row.update(vs_maj1=d.diff, vs_maj1_lo=d.lo, vs_maj1_hi=d.hi)
-        out["rerank"][res.name] = row
+        out["rerank"][res.name] = _row_vs_maj1(res, maj1, n_boot, seed)
     if val and rr.select_on_validation and all(pc.scores is not None for pc in val):
         for name in rr.strategies:
             if name not in TUNED:
@@ -133,14 +130,9 @@ def by_level(rows: Mapping[str, MetricResult], maj1: MetricResult,
     out: dict[str, Any] = {}
     for lv in sorted(groups, key=lambda g: (g == "?", g)):
         base = maj1.restrict(groups[lv])
-        level_rows: dict[str, Any] = {}
-        for name, res in rows.items():
-            part = res.restrict(groups[lv])
-            row = _row(part, n_boot, seed)
-            d = part.compare(base, n_boot=n_boot, seed=seed)
-            row.update(vs_maj1=d.diff, vs_maj1_lo=d.lo, vs_maj1_hi=d.hi)
-            level_rows[name] = row
-        out[lv] = {"n_problems": len(groups[lv]), "rows": level_rows}
+        out[lv] = {"n_problems": len(groups[lv]),
+                   "rows": {name: _row_vs_maj1(res.restrict(groups[lv]), base, n_boot, seed)
+                            for name, res in rows.items()}}
     return out
 
 
@@ -155,6 +147,14 @@ def _strategy(name: str, rr: DictConfig) -> dict[str, Any]:
 def _row(res: MetricResult, n_boot: int, seed: int) -> dict[str, Any]:
     row = res.to_row(n_boot=n_boot, seed=seed)
     return {k: (v if not hasattr(v, "item") else v.item()) for k, v in row.items()}
+
+
+def _row_vs_maj1(res: MetricResult, maj1: MetricResult, n_boot: int, seed: int) -> dict[str, Any]:
+    """:func:`_row` with the paired difference to ``maj1`` on the same problems."""
+    row = _row(res, n_boot, seed)
+    d = res.compare(maj1, n_boot=n_boot, seed=seed)
+    row.update(vs_maj1=d.diff, vs_maj1_lo=d.lo, vs_maj1_hi=d.hi)
+    return row
 
 
 def est(row: Mapping[str, Any]) -> Estimate:
