@@ -61,6 +61,5 @@ def train_sequential(cfg: DictConfig, model_cfg: Any, st: Step, logger: Any) -> 
                 val_dataloaders=dm.val_dataloader(), ckpt_path=training.resume_path(ckpt))
     if not (st.dir / "model").exists():
         raise RuntimeError(f"sequential run in {st.dir} ended before its last stage finished")
-    metrics = training.fit_metrics(trainer)
     return {"global_step": trainer.global_step, "n_train": dm.stats["train"].total,
-            "metrics": metrics, "val_history": training.val_history(trainer)}
+            **training.fit_record(trainer)}

@@ -100,12 +100,10 @@ def _train_ssft(cfg: DictConfig, model_cfg: Any, st: Step, logger: Any) -> dict[
     export_generator(module, module.tokenizer, st.dir / "model",
                      merge_lora=training.merge_on_export(cfg.finetune),
                      metadata={"step": st.hash, "global_step": trained_steps(trainer)})
-    metrics = training.fit_metrics(trainer)
     too_long = {split: stats.truncated for split, stats in dm.stats.items()}
     return {"global_step": trained_steps(trainer), "n_train": dm.stats["train"].total,
             "n_val": dm.stats["val"].total,
-            "too_long": too_long, "overlong": str(g.overlong), "metrics": metrics,
-            "val_history": training.val_history(trainer)}
+            "too_long": too_long, "overlong": str(g.overlong), **training.fit_record(trainer)}
 
 
 def load_for_inference(path: str, model_cfg: Any) -> tuple[Any, Any]:
@@ -239,10 +237,9 @@ def train_evaluator(cfg: DictConfig, model_cfg: Any, gen_path: str, gen_id: str,
         export_generator(module, module.tokenizer, st.dir / "model",
                          merge_lora=training.merge_on_export(cfg.finetune),
                          metadata={"step": st.hash, "objective": to_plain(cfg.objective)})
-        metrics = training.fit_metrics(trainer)
         st.mark_done({"global_step": trained_steps(trainer),
-                      "counts": to_plain(getattr(dm, "stats", None) or {}), "metrics": metrics,
-                      "val_history": training.val_history(trainer)})
+                      "counts": to_plain(getattr(dm, "stats", None) or {}),
+                      **training.fit_record(trainer)})
         remove_checkpoint(st, bool(cfg.run.get("keep_checkpoints", False)))
         return st
 

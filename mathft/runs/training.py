@@ -69,9 +69,6 @@ class ValHistory(pl.Callback):
         self.points = list(state_dict.get("points", []))
 
 
-def val_history(trainer: pl.Trainer) -> list[dict[str, float]]:
-    """The fit's validation points (:class:`ValHistory`), oldest first."""
-    return next((list(cb.points) for cb in trainer.callbacks if isinstance(cb, ValHistory)), [])
 
 
 def build_trainer(cfg: DictConfig, max_steps: int, ckpt_dir: Path, logger: Any,
@@ -121,7 +118,11 @@ def fit(trainer: pl.Trainer, module: pl.LightningModule, ckpt_dir: Path,
             trainer.callback_metrics.setdefault(k, v)
 
 
-def fit_metrics(trainer: pl.Trainer) -> dict[str, float]:
-    """The scalar metrics a fit ended with (recorded in the step's DONE.json)."""
-    return {k: float(v) for k, v in trainer.callback_metrics.items()
-            if v.numel() == 1 and k not in (STEP_METRIC, VALIDATED_METRIC)}
+def fit_record(trainer: pl.Trainer) -> dict[str, Any]:
+    """What a training step's DONE.json records of its fit: ``metrics``, the scalar metrics it
+    ended with, and ``val_history``, every validation's ``val/*`` (:class:`ValHistory`)."""
+    metrics = {k: float(v) for k, v in trainer.callback_metrics.items()
+               if v.numel() == 1 and k not in (STEP_METRIC, VALIDATED_METRIC)}
+    history = next((list(cb.points) for cb in trainer.callbacks if isinstance(cb, ValHistory)),
+                   [])
+    return {"metrics": metrics, "val_history": history}
