@@ -15,13 +15,14 @@ resizing the embeddings, so batching works for every tokenizer.
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 import json
 import logging
 import os
 import shutil
 import tempfile
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -219,6 +220,18 @@ def apply_finetune(model: PreTrainedModel, finetune: Mapping[str, Any] | None) -
         task_type="CAUSAL_LM",
     )
     return get_peft_model(model, lcfg)
+
+
+@contextlib.contextmanager
+def attention_implementation(model: Any, name: str) -> Iterator[None]:
+    """Run ``model`` with the attention function registered as ``name`` (transformers'
+    ``AttentionInterface``), and restore the one it had after."""
+    old = model.config._attn_implementation
+    model.set_attn_implementation(name)
+    try:
+        yield
+    finally:
+        model.set_attn_implementation(old)
 
 
 def load_model_and_tokenizer(

@@ -22,7 +22,6 @@ floating-point summation order (tested).
 
 from __future__ import annotations
 
-import contextlib
 import copy
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
@@ -32,6 +31,7 @@ import torch
 import torch.nn.functional as F
 from transformers import AttentionInterface
 
+from mathft.models.loading import attention_implementation
 from mathft.sampling.draw import draw_tokens
 from mathft.sampling.engine import (
     Generation,
@@ -232,15 +232,6 @@ class PrefixEngine(SamplingEngine):
             out[i] = g
         return out  # type: ignore[return-value]
 
-    @contextlib.contextmanager
-    def _attention_impl(self) -> Iterator[None]:
-        old = self.model.config._attn_implementation
-        self.model.set_attn_implementation(ATTN_NAME)
-        try:
-            yield
-        finally:
-            self.model.set_attn_implementation(old)
-
     def _units(self, requests: Sequence[Request], cap: int) -> list[_Unit]:
         """Requests grouped by prompt (first-seen order), at most ``cap`` rows per unit."""
         by_prompt: dict[str, list[int]] = {}
@@ -262,7 +253,7 @@ class PrefixEngine(SamplingEngine):
         batch = _Batch(cap, params.max_new_tokens)
         eos = self.tok.eos_token_id
         closers = self.closers()
-        with self._attention_impl():
+        with attention_implementation(self.model, ATTN_NAME):
             while pending or len(batch):
                 if pending and cap - len(batch) < len(pending[-1].requests) or \
                         sum(d is not None for d in batch.done) * 8 >= max(len(batch), 8):

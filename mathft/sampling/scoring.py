@@ -18,7 +18,6 @@ evaluator can score any generator's candidates (cross-model re-ranking, paper Ta
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import os
 from collections.abc import Callable, Hashable, Iterable, Iterator, Mapping, Sequence
@@ -34,6 +33,7 @@ from transformers import AttentionInterface
 from mathft.data.evaluator_data import encode_many, pad_rows, problem_texts
 from mathft.data.templates import EVALUATOR_PROMPT, LABEL_WORDS
 from mathft.models.evaluator import label_token_ids, last_token_logits
+from mathft.models.loading import attention_implementation
 from mathft.models.objectives import score_logit
 from mathft.records import Candidate, Problem
 from mathft.sampling.store import CandidateStore, ScoreStore
@@ -222,15 +222,6 @@ class PrefixScorer:
         self.b = None if head.bias is None else head.bias.detach().index_select(0, idx)
         self.window_rows, self.window_groups = window_rows, window_groups
 
-    @contextlib.contextmanager
-    def _attention(self) -> Iterator[None]:
-        old = self.model.config._attn_implementation
-        self.model.set_attn_implementation(SCORE_ATTN)
-        try:
-            yield
-        finally:
-            self.model.set_attn_implementation(old)
-
     def _prefill(self, ids: Sequence[int]) -> tuple[list[torch.Tensor], list[torch.Tensor]]:
         st = _PrefixState()
         dev = self.w.device
@@ -265,7 +256,7 @@ class PrefixScorer:
         was_training = self.model.training
         self.model.eval()
         try:
-            with self._attention():
+            with attention_implementation(self.model, SCORE_ATTN):
                 for members in by.values():
                     window.append(members)
                     if sum(map(len, window)) >= self.window_rows or \
