@@ -30,3 +30,19 @@ def group_option() -> Callable[..., Any]:
         return OmegaConf.to_container(cfg[group.split("@")[-1]], resolve=True)
 
     return get
+
+
+@pytest.fixture(scope="session")
+def store_rows() -> Callable[[Any], dict[tuple[str, int], dict[str, Any]]]:
+    """``store_rows(path)``: a candidate store's JSON rows by ``(problem_id, sample_idx)``, every
+    field as written (to compare two stores field for field)."""
+    import json
+
+    def rows(path: Any) -> dict[tuple[str, int], dict[str, Any]]:
+        out = {}
+        for line in open(path, encoding="utf-8").read().splitlines():
+            r = json.loads(line)
+            out[r["problem_id"], r["sample_idx"]] = r
+        return out
+
+    return rows

@@ -12,6 +12,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import _workers_helpers as h
@@ -34,14 +35,6 @@ from mathft.sampling.workers import (
 )
 
 HELPERS = Path(h.__file__)
-
-
-def _rows(path: Path) -> dict:
-    out = {}
-    for line in path.read_text().splitlines():
-        r = json.loads(line)
-        out[r["problem_id"], r["sample_idx"]] = r
-    return out
 
 
 def test_parse_and_resolve() -> None:
@@ -77,7 +70,7 @@ def test_balanced_groups_cover_every_index_once_none_empty() -> None:
         assert max(sums) - min(sums) <= max(w) + 1e-12  # no worse than one item apart
 
 
-def test_two_workers_store_equals_one_process(tmp_path: Path) -> None:
+def test_two_workers_store_equals_one_process(tmp_path: Path, store_rows: Callable) -> None:
     """Sampled and greedy steps with 2 workers hold the one-process rows, every field."""
     from mathft.runs import steps
     from mathft.runs.cell import greedy_sampling
@@ -93,7 +86,7 @@ def test_two_workers_store_equals_one_process(tmp_path: Path) -> None:
     for one, two in zip(out[1], out[2]):
         assert one.hash == two.hash  # sampling.workers is not part of the key
         assert two.summary()["workers"] == 2 and one.summary()["workers"] == 1
-        a, b = _rows(one.dir / "candidates.jsonl"), _rows(two.dir / "candidates.jsonl")
+        a, b = store_rows(one.dir / "candidates.jsonl"), store_rows(two.dir / "candidates.jsonl")
         assert len(a) in (8, 4) and a == b
         assert not parts_dir(two.dir / "candidates.jsonl").exists()
     order = {p.uid: i for i, p in enumerate(problems)}
@@ -162,7 +155,7 @@ def _running(pid: int) -> bool:
 
 @pytest.mark.slow
 @pytest.mark.skipif(not Path("/proc").is_dir(), reason="reads /proc")
-def test_sigkill_parent_then_rerun_completes_the_store(tmp_path: Path) -> None:
+def test_sigkill_parent_then_rerun_completes_the_store(tmp_path: Path, store_rows: Callable) -> None:
     """kill -9 the step's process while 2 workers write their parts: the workers die with it,
     and the rerun resumes from their rows to the one-process store."""
     extra = ("eval.test.limit=10", "sampling.batch_size=1", "sampling.workers=2")
@@ -196,6 +189,6 @@ def test_sigkill_parent_then_rerun_completes_the_store(tmp_path: Path) -> None:
     assert not (step_dir / "DONE.json").exists()
     again = h.sample(tmp_path, cache, *extra)
     assert again.dir == step_dir and again.hash == ref.hash
-    a, b = _rows(ref.dir / "candidates.jsonl"), _rows(again.dir / "candidates.jsonl")
+    a, b = store_rows(ref.dir / "candidates.jsonl"), store_rows(again.dir / "candidates.jsonl")
     assert len(a) == 20 and a == b
     assert again.summary()["stats"]["skipped"] >= 3  # the killed run's rows were kept

@@ -6,7 +6,7 @@ with the real composed config; a second step cache holds the unsharded reference
 
 from __future__ import annotations
 
-import json
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -33,14 +33,6 @@ def _cfg(tmp: Path, cache: Path, *extra: str):
     return cfg
 
 
-def _rows(path: Path) -> dict:
-    out = {}
-    for line in path.read_text().splitlines():
-        r = json.loads(line)
-        out[r["problem_id"], r["sample_idx"]] = r
-    return out
-
-
 def test_parse_and_select() -> None:
     assert shards.parse(None) is None and shards.parse("1/4") == (1, 4)
     for bad in ("4/4", "-1/2", "1", "a/b"):
@@ -51,7 +43,7 @@ def test_parse_and_select() -> None:
     assert [len(p) for p in parts] == [4, 4, 3] and sum(parts, []) == items
 
 
-def test_two_shards_merged_equal_one_unsharded_run(tmp_path: Path) -> None:
+def test_two_shards_merged_equal_one_unsharded_run(tmp_path: Path, store_rows: Callable) -> None:
     from mathft.models.loading import load_model_and_tokenizer
 
     ref_cache, sh_cache = tmp_path / "ref", tmp_path / "sharded"
@@ -64,13 +56,13 @@ def test_two_shards_merged_equal_one_unsharded_run(tmp_path: Path) -> None:
     for i in (1, 0):  # any order
         c = _cfg(tmp_path, sh_cache, f"sampling.shard={i}/2")
         parts.append(steps.sample(c, "tiny", "base:tiny", c.model, problems, c.sampling, "test"))
-    assert [len(_rows(p.dir / "candidates.jsonl")) for p in parts] == [2 * 2, 3 * 2]
+    assert [len(store_rows(p.dir / "candidates.jsonl")) for p in parts] == [2 * 2, 3 * 2]
     with pytest.raises(ValueError, match="shard 1/2"):  # a shard is never scored / trained on
         steps.score(cfg, parts[0], cfg.model, parts[0], problems)
     c = _cfg(tmp_path, sh_cache)
     merged = steps.sample(c, "tiny", "base:tiny", c.model, problems, c.sampling, "test")
     assert merged.hash == ref.hash and merged.summary()["shards"] == 2
-    a, b = _rows(ref.dir / "candidates.jsonl"), _rows(merged.dir / "candidates.jsonl")
+    a, b = store_rows(ref.dir / "candidates.jsonl"), store_rows(merged.dir / "candidates.jsonl")
     assert len(a) == 10 and a == b  # every field, config hash included
     assert CandidateStore(merged.dir / "candidates.jsonl").config_hash == ref.hash
 
