@@ -14,6 +14,7 @@ from typing import Any
 
 from omegaconf import DictConfig
 
+from mathft.reporting.curves import log_curves, plot_curves
 from mathft.reporting.plots import figure1, log_figure1
 from mathft.reporting.tables import log_tables, to_markdown
 from mathft.runs import report, steps
@@ -48,6 +49,7 @@ class CellSteps:
 
     gen_id: str
     test: Step
+    generator: Step | None = None  # None: the base model samples (generator.train=false)
     greedy: Step | None = None
     val: Step | None = None
     evaluator: Step | None = None
@@ -57,12 +59,13 @@ class CellSteps:
 
 def cell_steps(cfg: DictConfig, loggers: Loggers) -> CellSteps:
     """Run (or, under :func:`~mathft.runs.reuse.planning`, only plan) every step of a cell."""
-    gen_path, gen_id, _ = steps.generator(cfg, cfg.model, loggers.get("generator"))
+    gen_path, gen_id, gen_st = steps.generator(cfg, cfg.model, loggers.get("generator"))
     test = steps.problem_set(cfg, "test")
     greedy = steps.sample(cfg, gen_path, gen_id, cfg.model, test, greedy_sampling(cfg),
                           "test_greedy") if cfg.eval.greedy else None
     out = CellSteps(gen_id, test=steps.sample(cfg, gen_path, gen_id, cfg.model, test,
-                                              cfg.sampling, "test"), greedy=greedy)
+                                              cfg.sampling, "test"),
+                   generator=gen_st, greedy=greedy)
     if cfg.evaluator.enabled:
         ev_model = evaluator_model_cfg(cfg)
         out.val, out.evaluator = evaluator_steps(cfg, gen_path, gen_id, loggers)
@@ -180,6 +183,10 @@ def run_cell(cfg: DictConfig, loggers: Loggers, out_dir: Path) -> dict[str, Any]
         rows = figure1(test_pc, list(cfg.rerank.k_grid), out_dir / "figure1.png",
                        title=f"{title}: RR.Top-K", n_boot=int(cfg.rerank.n_boot))
         metrics["figure1"] = rows
+    histories = val_histories(cs)
+    curves_png = plot_curves(histories, out_dir / "curves.png", title=f"{title}: validation")
+    if histories:
+        metrics["curves"] = histories
     report.write_cell(out_dir, cell, metrics)
     run = loggers.wandb_run()
     log_tables(tables, out_dir, run)
@@ -187,9 +194,22 @@ def run_cell(cfg: DictConfig, loggers: Loggers, out_dir: Path) -> dict[str, Any]
         run.summary.update(_summary(metrics))
         if metrics.get("figure1"):
             log_figure1(run, metrics["figure1"], out_dir / "figure1.png", title=title)
+        if histories:
+            log_curves(run, histories, curves_png)
     for t in tables:
         print(to_markdown(t))
     return metrics
+
+
+def val_histories(cs: CellSteps) -> dict[str, list[dict[str, float]]]:
+    """The ``val_history`` (validation metrics by optimizer step) that the cell's generator and
+    evaluator steps recorded in their ``DONE.json``; steps without one are left out."""
+    out = {}
+    for name, st in (("generator", cs.generator), ("evaluator", cs.evaluator)):
+        points = st.summary().get("val_history") if st is not None else None
+        if points:
+            out[name] = points
+    return out
 
 
 def _prompt_label(prompt: Any) -> str:

@@ -31,6 +31,10 @@ def test_sweep_runs_every_job_and_writes_tables(tiny_sweep: Sweep) -> None:
                 f = job / f"{table}.{ext}"
                 assert f.is_file() and f.stat().st_size > 0, f
         assert (job / "figure1.png").is_file()
+        # the generator's and the evaluator's validation curves (their DONE.json val_history)
+        assert (job / "curves.png").is_file()
+        assert set(m["curves"]) == {"generator", "evaluator"}
+        assert all("val/loss" in p and p["step"] > 0 for p in m["curves"]["generator"])
     cells = [tiny_sweep.metrics(i)["cell"]["overrides"] for i in (0, 1)]
     assert "objective.normalize=vocab" in cells[0] and "objective.normalize=pair" in cells[1]
 
