@@ -14,6 +14,12 @@ from typing import Any
 
 from omegaconf import DictConfig
 
+from mathft.reporting.calibration import (
+    evaluator_diagnostics,
+    evaluator_table,
+    log_reliability,
+    plot_reliability,
+)
 from mathft.reporting.curves import log_curves, plot_curves
 from mathft.reporting.plots import figure1, log_figure1
 from mathft.reporting.tables import log_tables, to_markdown
@@ -179,6 +185,8 @@ def run_cell(cfg: DictConfig, loggers: Loggers, out_dir: Path) -> dict[str, Any]
                        "metrics": config_hash(metrics_key(cfg, **_hashes(cs)), length=12)})
     title = f"{cell['experiment']} [{cell['model']}, {cell['data']}]"
     tables = report.cell_tables(metrics, title)
+    if cs.test_scores is not None:
+        tables.append(_evaluator_report(cs, test_pc, cfg.rerank, metrics, out_dir, title))
     if cs.test_scores is not None and cfg.rerank.get("figure1", True):
         rows = figure1(test_pc, list(cfg.rerank.k_grid), out_dir / "figure1.png",
                        title=f"{title}: RR.Top-K", n_boot=int(cfg.rerank.n_boot))
@@ -196,9 +204,23 @@ def run_cell(cfg: DictConfig, loggers: Loggers, out_dir: Path) -> dict[str, Any]
             log_figure1(run, metrics["figure1"], out_dir / "figure1.png", title=title)
         if histories:
             log_curves(run, histories, curves_png)
+        if "evaluator" in metrics:
+            log_reliability(run, metrics["evaluator"], out_dir / "calibration.png")
     for t in tables:
         print(to_markdown(t))
     return metrics
+
+
+def _evaluator_report(cs: CellSteps, test_pc: list, rr: DictConfig, metrics: dict[str, Any],
+                      out_dir: Path, title: str) -> Any:
+    """The evaluator's training counts, test AUCs and calibration: ``metrics['evaluator']``,
+    ``calibration.png`` and the ``evaluator`` table."""
+    done = cs.evaluator.summary() if cs.evaluator is not None else {}
+    diag = evaluator_diagnostics(test_pc, n_boot=int(rr.n_boot), seed=int(rr.seed))
+    train = {"counts": done.get("counts"), "val_auc": done.get("metrics", {}).get("val/auc")}
+    metrics["evaluator"] = {**diag, "train": train}
+    plot_reliability(diag, out_dir / "calibration.png", title=f"{title}: calibration")
+    return evaluator_table(diag, train, title)
 
 
 def val_histories(cs: CellSteps) -> dict[str, list[dict[str, float]]]:

@@ -17,7 +17,7 @@ TINY = [
     "generator.max_steps=2", "generator.val_examples=2", "data.limit_train=16",
     "evaluator.max_steps=2", "evaluator.n_per_problem=2", "evaluator.score_batch_size=8",
     "sampling.n=2", "sampling.max_new_tokens=16", "sampling.batch_size=8",
-    "eval.test.limit=3", "eval.val.limit=2", "eval.evaluator_train.limit=2",
+    "eval.test.limit=3", "eval.val.limit=2", "eval.evaluator_train.limit=2", "eval.greedy=true",
     "rerank.k=2", "rerank.topn=2", "rerank.k_grid=[1,2]", "rerank.topn_grid=[1,2]",
     "rerank.n_boot=50",
 ]

@@ -26,11 +26,13 @@ def test_sweep_runs_every_job_and_writes_tables(tiny_sweep: Sweep) -> None:
         assert m["n_problems"] == 3 and m["n_samples"] == 2
         assert set(m["generation"]) == {"Pass@1", "Pass@N", "Maj1@N", "Maj2@N"}
         assert m["rerank"], "scored cell without re-ranking rows"
-        for table in ("generation", "rerank"):
+        for table in ("generation", "rerank", "evaluator"):
             for ext in TABLE_EXTS:
                 f = job / f"{table}.{ext}"
                 assert f.is_file() and f.stat().st_size > 0, f
-        assert (job / "figure1.png").is_file()
+        assert (job / "figure1.png").is_file() and (job / "calibration.png").is_file()
+        ev = m["evaluator"]  # the evaluator on the test candidates, and what it trained on
+        assert ev["n_candidates"] == 3 * 2 and ev["train"]["counts"]["problems"] > 0
         # the generator's and the evaluator's validation curves (their DONE.json val_history)
         assert (job / "curves.png").is_file()
         assert set(m["curves"]) == {"generator", "evaluator"}
@@ -124,7 +126,7 @@ def test_wandb_run_writes_tables_and_is_finished(tiny_sweep: Sweep, tmp_path: Pa
     proc = cli_code(code, tmp_path)
     assert proc.returncode == 0, tail(proc)
     assert "WANDB_RUN_AFTER None" in proc.stdout
-    for table in ("generation", "rerank", "by_level"):
+    for table in ("generation", "rerank", "by_level", "evaluator"):
         for ext in TABLE_EXTS:
             assert (out / f"{table}.{ext}").is_file()
     runs = list((out / "wandb").glob("offline-run-*"))
@@ -133,7 +135,7 @@ def test_wandb_run_writes_tables_and_is_finished(tiny_sweep: Sweep, tmp_path: Pa
     # media files are named <table>_<step>_<hash>.table.json
     logged = {p.name.rsplit("_", 2)[0]
               for p in runs[0].glob("files/media/table/tables/*.table.json")}
-    assert logged == {"generation", "rerank", "by_level"}
+    assert logged == {"generation", "rerank", "by_level", "evaluator"}
     assert results(json.loads((out / "metrics.json").read_text())) == \
         results(tiny_sweep.metrics(0))
 
