@@ -92,8 +92,8 @@ def plot_reliability(diag: Mapping[str, Any], path: str | os.PathLike[str],
     top.set_ylabel("fraction of candidates correct")
     top.set_ylim(-0.02, 1.02)
     top.legend(loc="upper left", fontsize=8)
-    top.set_title(title or f"AUC {diag['auc']:.3f} (within problem {diag['within_auc']:.3f})",
-                  fontsize=9)
+    aucs = f"AUC {diag['auc']:.3f} (within problem {diag['within_auc']:.3f})"
+    top.set_title(f"{title}\n{aucs}" if title else aucs, fontsize=9)
     centres = [(b["lo"] + b["hi"]) / 2 for b in bins]
     bottom.bar(centres, [b["n"] for b in bins], width=[b["hi"] - b["lo"] for b in bins],
                edgecolor="white")
@@ -106,6 +106,22 @@ def plot_reliability(diag: Mapping[str, Any], path: str | os.PathLike[str],
 
 def _ci(lo: float, hi: float) -> str:
     return "–" if np.isnan(lo) else f"[{lo:.3f}, {hi:.3f}]"
+
+
+def verdict(diag: Mapping[str, Any]) -> str:
+    """One line: can this evaluator rank a problem's candidates better than chance?"""
+    lo, hi = diag["within_auc_lo"], diag["within_auc_hi"]
+    if np.isnan(lo):
+        return ("verdict: no test problem has both correct and incorrect candidates, so the "
+                "evaluator's ranking cannot be measured; re-ranking cannot change accuracy.")
+    if lo > 0.5:
+        return (f"verdict: the evaluator ranks correct candidates above incorrect ones within a "
+                f"problem better than chance (within-problem AUC CI [{lo:.3f}, {hi:.3f}] "
+                "excludes 0.5).")
+    return (f"verdict: the evaluator does not rank better than chance within a problem "
+            f"(within-problem AUC CI [{lo:.3f}, {hi:.3f}] includes 0.5 or lies below it): where "
+            "a re-ranking row differs from Maj1 here, the difference is not the evaluator's "
+            "merit.")
 
 
 def evaluator_table(diag: Mapping[str, Any], train: Mapping[str, Any], title: str) -> Table:
@@ -127,6 +143,7 @@ def evaluator_table(diag: Mapping[str, Any], train: Mapping[str, Any], title: st
               _ci(diag["within_auc_lo"], diag["within_auc_hi"]))
     t.add_row("expected calibration error (10 bins)", Number(diag["ece"], ".3f"), "–")
     t.add_row("Brier score", Number(diag["brier"], ".3f"), "–")
+    t.notes.append(verdict(diag))
     t.notes.append("pooled AUC: all test candidates ranked together (CI: problems resampled); "
                    "within problem: mean AUC over problems with both classes, what re-ranking "
                    "uses; calibration: calibration.png (fraction correct against S_cls).")

@@ -9,7 +9,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from mathft.reporting.calibration import evaluator_diagnostics, evaluator_table, plot_reliability
+from mathft.reporting.calibration import (
+    evaluator_diagnostics,
+    evaluator_table,
+    plot_reliability,
+    verdict,
+)
 from mathft.rerank.candidates import ProblemCandidates
 
 
@@ -37,6 +42,10 @@ def test_uninformative_scores_have_auc_near_half_and_a_ci_that_covers_it() -> No
     d = evaluator_diagnostics(pcs, n_boot=300)
     assert d["auc_lo"] < 0.5 < d["auc_hi"] and d["within_auc_lo"] < 0.5 < d["within_auc_hi"]
     assert abs(d["auc"] - 0.5) < 0.1
+    assert "does not rank better than chance" in verdict(d)
+    good = [_pc(f"p{i}", [True, False, False], [0.9, 0.2, 0.1]) for i in range(20)]
+    assert "better than chance (within-problem AUC CI [1.000" in verdict(
+        evaluator_diagnostics(good, n_boot=100))
     assert sum(b["n"] for b in d["bins"]) == 480
 
 
@@ -49,6 +58,7 @@ def test_single_class_gives_nan_aucs_not_an_error(tmp_path: Path) -> None:
     cells = {r[0]: r[1:] for r in t.rows}
     assert cells["training examples: correct / incorrect"][0] == "3 / 93"
     assert cells["test AUC, pooled"][1] == "–"
+    assert "cannot be measured" in t.notes[0]
 
 
 def test_unscored_problems_are_refused() -> None:
