@@ -45,7 +45,7 @@ def plot_curves(histories: Mapping[str, Points], path: str | os.PathLike[str],
     series = curve_series(histories)
     if not series:
         return None
-    fig = Figure(figsize=(4.2 * len(series), 3.4), layout="constrained")
+    fig = Figure(figsize=(max(6.0, 4.2 * len(series)), 3.6), layout="constrained")
     FigureCanvasAgg(fig)
     for i, (name, metric, steps, values) in enumerate(series):
         ax = fig.add_subplot(1, len(series), i + 1)
@@ -55,7 +55,7 @@ def plot_curves(histories: Mapping[str, Points], path: str | os.PathLike[str],
         ax.set_title(f"{name}: {metric}")
         ax.grid(alpha=0.3)
     if title:
-        fig.suptitle(title)
+        fig.suptitle(title, fontsize=9)
     return _save_png_atomic(fig, Path(path))
 
 
