@@ -201,7 +201,7 @@ class SamplingEngine(ABC):
             gens = self.generate_requests(requests[s : s + params.batch_size], params)
             yield from enumerate(gens, start=s)
 
-    def close(self) -> None:
+    def close(self) -> None:  # noqa: B027 (optional hook, not abstract: most engines hold nothing)
         """Release what the engine holds beyond its Python objects (vLLM: its engine process
         and KV cache); the default holds nothing."""
 
