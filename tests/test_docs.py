@@ -17,8 +17,8 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 DOCS = ROOT / "docs"
-SKIP_DIRS = {".git", ".venv", "venv", "__pycache__", ".pytest_cache", ".ruff_cache", "outputs",
-             "multirun", "wandb", "node_modules", "build", "dist"}
+SKIP_DIRS = {".git", ".venv", ".venv-vllm", "venv", "__pycache__", ".pytest_cache", ".ruff_cache",
+             "outputs", "multirun", "wandb", "node_modules", "build", "dist"}
 MAX_BYTES = 2_000_000
 
 # Built from pieces so that this file does not match itself.

@@ -21,7 +21,7 @@ from omegaconf import DictConfig, OmegaConf
 from mathft.data.evaluator_data import EvaluatorDataModule
 from mathft.data.prompts import build_prompt_builder
 from mathft.models.export import export_generator
-from mathft.models.loading import load_model_and_tokenizer
+from mathft.models.loading import load_model_and_tokenizer, load_tokenizer, resolve_model_path
 from mathft.records import Problem
 from mathft.runs import training
 from mathft.runs.cache import Step, config_hash, to_plain
@@ -187,13 +187,22 @@ def sample(cfg: DictConfig, gen_path: str, gen_id: str, model_cfg: Any,
             stats = sample_in_workers(job, todo, store, workers)
         else:
             absorb_parts(store, [p.uid for p in todo])  # rows of a killed run with workers > 1
-            model, tok = load_for_inference(gen_path, model_cfg)
-            vllm = engine_id["engine"] == "vllm"  # vLLM loads the checkpoint itself
-            engine = make_engine(engine_id["engine"], gen_path if vllm else model, tok,
-                                 precision=precision)
-            stats = sample_to_store(engine, todo, store, params,
-                                    prompt_fn=lambda p: builder.build(p.problem, tokenizer=tok),
-                                    model_id=gen_id, config_hash=full_hash)
+            if engine_id["engine"] == "vllm":  # vLLM loads the checkpoint itself
+                cache = _node(model_cfg, "cache_dir")
+                tok = load_tokenizer(gen_path, padding_side="left", cache_dir=cache)
+                engine = make_engine("vllm", resolve_model_path(gen_path, cache), tok,
+                                     precision=precision,
+                                     model_dtype=str(_node(model_cfg, "dtype", "float32")))
+            else:
+                model, tok = load_for_inference(gen_path, model_cfg)
+                engine = make_engine(engine_id["engine"], model, tok, precision=precision)
+            try:
+                stats = sample_to_store(engine, todo, store, params,
+                                        prompt_fn=lambda p: builder.build(p.problem,
+                                                                          tokenizer=tok),
+                                        model_id=gen_id, config_hash=full_hash)
+            finally:
+                engine.close()  # vLLM: its engine process and KV cache go now, not at GC
         st.mark_done({"rows": len(store), "n": params.n, "problems": len(todo),
                       "engine": engine_id, "workers": workers,
                       "stats": to_plain(getattr(stats, "__dict__", {}))})

