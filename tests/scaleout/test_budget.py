@@ -43,5 +43,9 @@ def test_paper_scale_with_a_hub_model_composes_and_counts() -> None:
 def test_cpu_scale_and_no_evaluator() -> None:
     rows = estimate_budget(_cfg("experiment=smoke", "evaluator.enabled=false",
                                 "generator.train=false"))
+    assert [r.step for r in rows] == ["sample:test"]  # the demo has no greedy pass
+    assert rows[0].samples == 16 * 16  # smoke: 16 test problems x N=16
+    rows = estimate_budget(_cfg("experiment=smoke", "evaluator.enabled=false",
+                                "generator.train=false", "eval.greedy=true"))
     assert [r.step for r in rows] == ["sample:test_greedy", "sample:test"]
-    assert rows[1].samples == 16 * 16  # smoke: 16 test problems x N=16
+    assert rows[0].samples == 16 and rows[1].samples == 16 * 16
