@@ -22,7 +22,7 @@ from mathft.reporting.plots import _save_png_atomic
 from mathft.reporting.tables import Number, Table
 from mathft.rerank.bootstrap import bootstrap_ci
 from mathft.rerank.candidates import ProblemCandidates
-from mathft.rerank.quality import auc_score
+from mathft.rerank.quality import auc_score, within_problem_aucs
 
 
 def _pooled_auc_ci(problems: Sequence[ProblemCandidates], n_boot: int, seed: int
@@ -52,8 +52,7 @@ def evaluator_diagnostics(problems: Sequence[ProblemCandidates], n_bins: int = 1
         raise ValueError("evaluator_diagnostics: every problem needs evaluator scores")
     s = np.concatenate([np.asarray(pc.scores, dtype=np.float64) for pc in problems])
     y = np.concatenate([np.asarray(pc.correct, dtype=np.float64) for pc in problems])
-    both = [pc for pc in problems if 0 < sum(pc.correct) < pc.n]
-    within = [auc_score(pc.scores, pc.correct) for pc in both]  # type: ignore[arg-type]
+    within = within_problem_aucs(problems)
     auc, auc_lo, auc_hi = _pooled_auc_ci(problems, n_boot, seed) if 0 < y.sum() < y.size \
         else (float("nan"),) * 3
     w = bootstrap_ci(within, n_boot=n_boot, seed=seed)
@@ -68,7 +67,7 @@ def evaluator_diagnostics(problems: Sequence[ProblemCandidates], n_bins: int = 1
     ece = float(sum(b["n"] * abs(b["frac_correct"] - b["mean_score"]) for b in bins) / s.size)
     return {
         "n_problems": len(problems), "n_candidates": int(s.size), "n_correct": int(y.sum()),
-        "n_problems_both_classes": len(both),
+        "n_problems_both_classes": len(within),
         "auc": auc, "auc_lo": auc_lo, "auc_hi": auc_hi,
         "within_auc": w.mean, "within_auc_lo": w.lo, "within_auc_hi": w.hi,
         "mean_score": float(s.mean()), "ece": ece, "brier": float(np.mean((s - y) ** 2)),

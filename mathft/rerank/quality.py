@@ -114,14 +114,19 @@ def pooled_auc(problems: Sequence[ProblemCandidates]) -> float:
     return auc_score(scores, labels)
 
 
+def within_problem_aucs(problems: Sequence[ProblemCandidates]) -> list[float]:
+    """The AUC within each scored problem that has both correct and incorrect candidates."""
+    return [auc_score(pc.scores, pc.correct) for pc in problems  # type: ignore[arg-type]
+            if pc.scores is not None and 0 < sum(pc.correct) < pc.n]
+
+
 def within_problem_auc(problems: Sequence[ProblemCandidates]) -> float:
     """Mean AUC within a problem, over problems with both correct and incorrect candidates.
 
     What re-ranking needs (it only compares candidates of the same problem); the pooled AUC
     also rewards scoring easy problems above hard ones. NaN when no problem has both classes.
     """
-    vals = [auc_score(pc.scores, pc.correct) for pc in problems  # type: ignore[arg-type]
-            if pc.scores is not None and 0 < sum(pc.correct) < pc.n]
+    vals = within_problem_aucs(problems)
     return float(np.mean(vals)) if vals else float("nan")
 
 

@@ -22,7 +22,8 @@ from mathft.reporting.calibration import (
 )
 from mathft.reporting.curves import log_curves, plot_curves
 from mathft.reporting.plots import figure1, log_figure1
-from mathft.reporting.tables import log_tables, to_markdown
+from mathft.reporting.tables import Table, log_tables, to_markdown
+from mathft.rerank.candidates import ProblemCandidates
 from mathft.runs import report, steps
 from mathft.runs.budget import estimate_budget
 from mathft.runs.cache import Step, config_hash
@@ -211,8 +212,8 @@ def run_cell(cfg: DictConfig, loggers: Loggers, out_dir: Path) -> dict[str, Any]
     return metrics
 
 
-def _evaluator_report(cs: CellSteps, test_pc: list, rr: DictConfig, metrics: dict[str, Any],
-                      out_dir: Path, title: str) -> Any:
+def _evaluator_report(cs: CellSteps, test_pc: list[ProblemCandidates], rr: DictConfig,
+                      metrics: dict[str, Any], out_dir: Path, title: str) -> Table:
     """The evaluator's training counts, test AUCs and calibration: ``metrics['evaluator']``,
     ``calibration.png`` and the ``evaluator`` table."""
     done = cs.evaluator.summary() if cs.evaluator is not None else {}

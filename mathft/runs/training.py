@@ -69,8 +69,6 @@ class ValHistory(pl.Callback):
         self.points = list(state_dict.get("points", []))
 
 
-
-
 def build_trainer(cfg: DictConfig, max_steps: int, ckpt_dir: Path, logger: Any,
                   extra_callbacks: Sequence[pl.Callback] = ()) -> pl.Trainer:
     """A Trainer from ``cfg.trainer`` that runs ``max_steps`` optimizer steps and writes

@@ -51,8 +51,7 @@ def vllm_build() -> str | None:
 
 def vllm_available() -> bool:
     """True when vLLM can sample here: its CPU build, or the GPU build with a CUDA device."""
-    build = vllm_build()
-    return build == "cpu" or (build == "gpu" and torch.cuda.is_available())
+    return vllm_build() == "cpu" or vllm_on_gpu()
 
 
 def vllm_on_gpu() -> bool:
