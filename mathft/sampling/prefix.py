@@ -171,7 +171,7 @@ class _Batch:
         m = torch.maximum(l_gen, l_pr)
         w_gen, w_pr = (l_gen - m).exp_().unsqueeze(-1), (l_pr - m).exp_().unsqueeze(-1)
         out = (o_gen * w_gen + o_pr * w_pr) / (w_gen + w_pr)
-        return out.reshape(b, 1, heads, d)
+        return out.reshape(b, 1, heads, d).to(q.dtype)  # the log-sum-exps are fp32
 
 
 def _cache_argument(model: Any) -> str:

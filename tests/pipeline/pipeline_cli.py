@@ -9,7 +9,14 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
+from mathft.hardware import auto_precision
+
 ROOT = Path(__file__).resolve().parents[2]
+
+# trainer.precision defaults to bf16-mixed on CPUs with fast bf16 kernels, else 32-true
+# (mathft.hardware.auto_precision): the tests that change it set the other one.
+AUTO_PRECISION = auto_precision()
+OTHER_PRECISION = "32-true" if AUTO_PRECISION == "bf16-mixed" else "bf16-mixed"
 
 # The smallest cell that still runs every step (2 samples per problem, 2-3 problems).
 TINY = [

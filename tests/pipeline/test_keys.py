@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 from hydra import compose, initialize_config_dir
 from omegaconf import OmegaConf
+from pipeline_cli import AUTO_PRECISION, OTHER_PRECISION
 
 from mathft.runs import keys
 from mathft.runs.cache import config_hash
@@ -59,7 +60,7 @@ def _hashes(cfg: Any) -> dict[str, str]:
 G, S, GR, E, SC, M = STEPS
 # (base overrides, override, steps whose key must change; every other step must stay)
 TABLE: list[tuple[list[str], str, set[str]]] = [
-    ([], "trainer.precision=bf16-mixed", {G, E}),
+    ([], f"trainer.precision={OTHER_PRECISION}", {G, E}),
     ([], "trainer.accumulate_grad_batches=2", {G, E}),
     ([], "trainer.gradient_clip_val=0.5", {G, E}),
     ([], "trainer=ddp", {G, E}),
@@ -120,9 +121,9 @@ def test_override_changes_exactly_these_steps(base: list[str], override: str,
 
 def test_diff_names_the_key_and_values() -> None:
     a = keys.generator_key(_compose([]), _compose([]).model)
-    cfg = _compose(["trainer.precision=bf16-mixed"])
+    cfg = _compose([f"trainer.precision={OTHER_PRECISION}"])
     assert keys.key_diff(a, keys.generator_key(cfg, cfg.model)) == \
-        ["trainer.precision: 32-true → bf16-mixed"]
+        [f"trainer.precision: {AUTO_PRECISION} → {OTHER_PRECISION}"]
 
 
 def test_cross_model_keys_read_the_evaluator_model() -> None:

@@ -12,7 +12,7 @@ import json
 import shutil
 from pathlib import Path
 
-from pipeline_cli import TINY, Sweep, cli, step_dirs, tail
+from pipeline_cli import AUTO_PRECISION, OTHER_PRECISION, TINY, Sweep, cli, step_dirs, tail
 
 ONE = [*TINY, "objective.normalize=vocab"]  # the sweep's first cell
 
@@ -86,7 +86,7 @@ def test_dry_run_prints_the_plan_and_computes_nothing(tiny_sweep: Sweep, tmp_pat
     store = _only(cache, "samples_val") / "candidates.jsonl"
     store.write_bytes(store.read_bytes()[:-5])  # damaged: resumed, not recomputed
     proc = cli("mathft.pipeline", ["-m", *TINY, "objective.normalize=vocab,pair",
-                                   "trainer.precision=bf16-mixed", "run.dry_run=true",
+                                   f"trainer.precision={OTHER_PRECISION}", "run.dry_run=true",
                                    f"run.cache_dir={cache}",
                                    f"hydra.sweep.dir={tmp_path / 'multirun'}"],
                tmp_path, timeout=300)
@@ -100,7 +100,8 @@ def test_dry_run_prints_the_plan_and_computes_nothing(tiny_sweep: Sweep, tmp_pat
                           "samples_evaluator_train", "evaluator", "scores", "metrics"}
     gen = lines["generator"].split()
     assert gen[2] == "compute" and len(gen[1]) == 12
-    assert "differs in trainer.precision: 32-true → bf16-mixed" in lines["generator"]
+    assert f"differs in trainer.precision: {AUTO_PRECISION} → {OTHER_PRECISION}" \
+        in lines["generator"]
     assert "differs in input.generator:" in lines["samples_test"]
     # work estimates per step (mathft.runs.budget), for budgeting before a submission
     assert "train_tok=" in lines["generator"] and "train_tok=" in lines["evaluator"]

@@ -144,3 +144,27 @@ def test_lora_wrapped_model_keeps_its_adapter(tiny_model, tok) -> None:
     assert _texts(eng.generate_requests(reqs, p)) == _texts(ref)
     base = HFEngine(tiny_model, tok).generate_requests(reqs, p)
     assert _texts(ref) != _texts(base)  # the adapter matters
+
+
+@pytest.mark.parametrize("fused", [True, False])
+def test_bfloat16_decodes_like_hf_on_the_bf16_model(tiny_model, tok, fused: bool) -> None:
+    """precision=bfloat16 (what ``auto`` picks on CPUs with AVX512-BF16 or AMX): the engine
+    casts its copy of the model, decodes in bf16 (the fp32 log-sum-exps of the attention merge
+    are cast back). Greedy, it starts like HF ``generate`` on the same bf16 model; the two
+    sum in different orders, so in bf16 their paths may part after a few tokens (parity on
+    real problems: docs/sampling.md#precision)."""
+    model = copy.deepcopy(tiny_model)
+    with torch.no_grad():
+        model.lm_head.weight.mul_(40.0)  # peaked logits: bf16 rounding cannot flip the argmax
+    p = SamplingParams(greedy=True, max_new_tokens=12, batch_size=4, stop_on_answer=False)
+    reqs = [Request(x) for x in PROMPTS]
+    eng = PrefixEngine(model, tok, precision="bfloat16", fused=fused)
+    assert next(eng.model.parameters()).dtype == torch.bfloat16
+    assert next(model.parameters()).dtype == torch.float32  # the caller's model is not cast
+    ref = HFEngine(copy.deepcopy(model).to(torch.bfloat16), tok).generate_requests(reqs, p)
+    ids = [tok.encode(g.text, add_special_tokens=False)[:2] for g in ref]
+    got = [tok.encode(g.text, add_special_tokens=False)[:2] for g in eng.generate_requests(reqs, p)]
+    assert got == ids
+    sampled = eng.generate_requests([Request(x, j) for x in PROMPTS for j in range(2)],
+                                    SamplingParams(max_new_tokens=8, batch_size=4))
+    assert len(sampled) == 6 and len({g.text for g in sampled}) > 1
