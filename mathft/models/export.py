@@ -9,6 +9,7 @@ is written to a temporary sibling and renamed into place, so readers never see a
 from __future__ import annotations
 
 import copy
+import hashlib
 import json
 import os
 import shutil
@@ -22,6 +23,27 @@ from mathft.io import replace_dir
 from mathft.models.loading import is_peft_model
 
 EXPORT_META = "mathft_export.json"
+WEIGHT_SUFFIXES = (".safetensors", ".bin")
+
+
+def weights_digest(model_dir: str | os.PathLike) -> str | None:
+    """sha256 over a saved model's weight files (``*.safetensors``/``*.bin``, name order).
+
+    ``None`` when ``model_dir`` is not a local directory holding weights (a hub id: it is
+    named by its id). Two trainings of one step key give the same digest only if they gave
+    the same weights bit for bit.
+    """
+    d = Path(model_dir)
+    files = sorted(p for p in d.iterdir() if p.suffix in WEIGHT_SUFFIXES) if d.is_dir() else []
+    if not files:
+        return None
+    h = hashlib.sha256()
+    for f in files:
+        h.update(f.name.encode() + b"\0")
+        with open(f, "rb") as fh:
+            while chunk := fh.read(1 << 22):
+                h.update(chunk)
+    return h.hexdigest()
 
 
 def _unwrap(module_or_model: Any) -> torch.nn.Module:

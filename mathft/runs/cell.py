@@ -66,7 +66,9 @@ class CellSteps:
 
 def cell_steps(cfg: DictConfig, loggers: Loggers) -> CellSteps:
     """Run (or, under :func:`~mathft.runs.reuse.planning`, only plan) every step of a cell."""
-    gen_path, gen_id, gen_st = steps.generator(cfg, cfg.model, loggers.get("generator"))
+    # lazy: trained only if a step that samples from it must compute
+    gen_path, gen_id, gen_st = steps.generator(cfg, cfg.model, loggers.get("generator"),
+                                               lazy=True)
     test = steps.problem_set(cfg, "test")
     greedy = steps.sample(cfg, gen_path, gen_id, cfg.model, test, greedy_sampling(cfg),
                           "test_greedy") if cfg.eval.greedy else None
@@ -82,7 +84,7 @@ def cell_steps(cfg: DictConfig, loggers: Loggers) -> CellSteps:
     return out
 
 
-def evaluator_steps(cfg: DictConfig, gen_path: str, gen_id: str, loggers: Loggers
+def evaluator_steps(cfg: DictConfig, gen_path: steps.ModelRef, gen_id: str, loggers: Loggers
                     ) -> tuple[Step, Step]:
     """Samples of the validation problems and the evaluator trained on its own generator's
     samples (the cell's generator, or with ``evaluator.same_model=false`` the SSFT generator
@@ -93,7 +95,8 @@ def evaluator_steps(cfg: DictConfig, gen_path: str, gen_id: str, loggers: Logger
     if cfg.evaluator.same_model:
         ev_gen_path, ev_gen_id = gen_path, gen_id
     else:
-        ev_gen_path, ev_gen_id, _ = steps.generator(cfg, ev_model, loggers.get("ev_generator"))
+        ev_gen_path, ev_gen_id, _ = steps.generator(cfg, ev_model, loggers.get("ev_generator"),
+                                                    lazy=True)
     val_st = steps.sample(cfg, gen_path, gen_id, cfg.model, val, cfg.sampling, "val")
     ev_train_st = steps.sample(cfg, ev_gen_path, ev_gen_id, ev_model, train_p, cfg.sampling,
                                "evaluator_train")
@@ -109,6 +112,7 @@ def dry_run(cfg: DictConfig) -> list[PlannedStep]:
     compute what differs from the nearest existing step); nothing is trained or sampled."""
     with planning() as plan:
         cs = cell_steps(cfg, Loggers(None))
+    skip_unneeded_generators(plan, from_generator=str(cfg.evaluator.init) == "generator")
     key = metrics_key(cfg, **_hashes(cs))
     plan.append(PlannedStep("metrics", config_hash(key, length=12), "compute",
                             "tables of this cell (not cached)"))
@@ -116,6 +120,18 @@ def dry_run(cfg: DictConfig) -> list[PlannedStep]:
     print(f"plan of {cfg.get('experiment_name', 'adhoc')} {' '.join(_overrides())}".rstrip())
     print(format_plan(plan))
     return plan
+
+
+def skip_unneeded_generators(plan: list[PlannedStep], from_generator: bool) -> None:
+    """Mark a generator ``skip`` when no step that reads its weights computes: the samples
+    (and an evaluator started from it) are all reused, e.g. imported with ``mathft-cache``;
+    the pipeline then never trains it (:class:`~mathft.runs.steps.PendingModel`)."""
+    readers = [p for p in plan if p.name.startswith("samples_") or
+               (from_generator and p.name == "evaluator")]
+    if readers and all(p.action == "reuse" for p in readers):
+        for p in plan:
+            if p.name == "generator" and p.action != "reuse":
+                p.action, p.note = "skip", "not needed: every step that reads it is done"
 
 
 def add_work_estimates(cfg: DictConfig, plan: list[PlannedStep]) -> None:

@@ -59,7 +59,7 @@ def load_stores(cfg: DictConfig, loggers: Loggers) -> Loaded:
                                          _file(st.test_scores, "stores.test_scores"))
                   if st.get("test_scores") else None)
         return test, val, scored, {"stores": to_plain(st)}
-    gen_path, gen_id, _ = steps.generator(cfg, cfg.model, loggers.get("generator"))
+    gen_path, gen_id, _ = steps.generator(cfg, cfg.model, loggers.get("generator"), lazy=True)
     test_p = problem_set(cfg, "test")
     test_st = steps.sample(cfg, gen_path, gen_id, cfg.model, test_p, cfg.sampling, "test")
     scores_st = None

@@ -114,7 +114,7 @@ def problem_of(st: Step, kind: str) -> str | None:
     raise ValueError(kind)
 
 
-def _partial(d: Path, kind: str) -> bool:
+def partial(d: Path, kind: str) -> bool:
     """Whether an unfinished step directory holds work a rerun resumes from."""
     if kind == "model":
         return (d / "ckpt" / "last.ckpt").exists()
@@ -165,10 +165,10 @@ def open_step(root: str | os.PathLike[str], name: str, key: dict[str, Any], kind
     note = label
     if st.done:
         why = problem_of(st, kind)
-        action = "reuse" if why is None else ("resume" if _partial(d, kind) else "compute")
+        action = "reuse" if why is None else ("resume" if partial(d, kind) else "compute")
         if why:
             note = f"{label} damaged: {why}".strip()
-    elif d.is_dir() and _partial(d, kind):
+    elif d.is_dir() and partial(d, kind):
         action = "resume"
     else:
         action = "compute"

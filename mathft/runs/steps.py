@@ -12,7 +12,8 @@ from __future__ import annotations
 
 import functools
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import pytorch_lightning as pl
@@ -34,11 +35,12 @@ from mathft.runs.keys import (
     scores_key,
 )
 from mathft.runs.problems import problem_set, problems_key
-from mathft.runs.reuse import open_step, remove_checkpoint, reusable
+from mathft.runs.reuse import open_step, partial, remove_checkpoint, reusable
 from mathft.runs.sequential_step import train_sequential
 from mathft.sampling import shards
 from mathft.sampling.engine import SamplingParams
 from mathft.sampling.factory import make_engine, resolve_engine
+from mathft.sampling.pins import pin_weights
 from mathft.sampling.runner import sample_to_store
 from mathft.sampling.scoring import ScoreJob, absorb_score_parts, score_in_workers, score_store
 from mathft.sampling.store import CandidateStore, ScoreStore
@@ -61,12 +63,37 @@ def _node(cfg: Any, key: str, default: Any = None) -> Any:
     )
 
 
-def generator(cfg: DictConfig, model_cfg: Any, logger: Any = None
-              ) -> tuple[str, str, Step | None]:
+@dataclass(frozen=True)
+class PendingModel:
+    """A training step's model directory, trained on first use (:func:`ready`).
+
+    The pipeline asks for its generator first but needs its weights only where a step that
+    samples from it must compute: with every such step done (e.g. stores imported from another
+    machine, ``mathft-cache import``) the generator is never trained."""
+
+    path: str
+    build: Callable[[], str]
+
+    def __str__(self) -> str:
+        return self.path
+
+
+ModelRef = str | PendingModel
+
+
+def ready(model: ModelRef) -> str:
+    """The model directory of ``model``, training it first if it is pending."""
+    return model.build() if isinstance(model, PendingModel) else model
+
+
+def generator(cfg: DictConfig, model_cfg: Any, logger: Any = None, lazy: bool = False
+              ) -> tuple[ModelRef, str, Step | None]:
     """The generator to sample from on ``model_cfg``: ``(path, id, step)``.
 
     ``id`` names it in the keys of later steps: the step hash of a trained generator,
-    ``base:<name_or_path>`` for the pre-trained model (``generator.train=false``).
+    ``base:<name_or_path>`` for the pre-trained model (``generator.train=false``). ``lazy``:
+    an unfinished generator comes back as a :class:`PendingModel`, trained by the first step
+    that needs its weights.
     """
     if not cfg.generator.train:
         return str(model_cfg.name_or_path), f"base:{model_cfg.name_or_path}", None
@@ -75,20 +102,26 @@ def generator(cfg: DictConfig, model_cfg: Any, logger: Any = None
         problems = problems_key(problem_set(cfg, "evaluator_train"))
     st, planned = open_step(cfg.run.cache_dir, "generator",
                             generator_key(cfg, model_cfg, problems), "model")
-    out = st.dir / "model"
+    out = str(st.dir / "model")
     if planned:
-        return str(out), st.hash, st
-    with st.locked():  # one process computes a step; others wait, then reuse
-        if reusable(st, "model"):
-            log.info("generator: reusing %s", st.dir)
-            return str(out), st.hash, st
-        if generator_kind(cfg) == "sequential":
-            summary = train_sequential(cfg, model_cfg, st, logger)
-        else:
-            summary = _train_ssft(cfg, model_cfg, st, logger)
-        st.mark_done(summary)
-        remove_checkpoint(st, bool(cfg.run.get("keep_checkpoints", False)))
-        return str(out), st.hash, st
+        return out, st.hash, st
+
+    def build() -> str:
+        with st.locked():  # one process computes a step; others wait, then reuse
+            if reusable(st, "model"):
+                log.info("generator: reusing %s", st.dir)
+                return out
+            if generator_kind(cfg) == "sequential":
+                summary = train_sequential(cfg, model_cfg, st, logger)
+            else:
+                summary = _train_ssft(cfg, model_cfg, st, logger)
+            st.mark_done(summary)
+            remove_checkpoint(st, bool(cfg.run.get("keep_checkpoints", False)))
+            return out
+
+    if lazy and not st.done:
+        return PendingModel(out, build), st.hash, st
+    return build(), st.hash, st
 
 
 def _train_ssft(cfg: DictConfig, model_cfg: Any, st: Step, logger: Any) -> dict[str, Any]:
@@ -138,16 +171,17 @@ def decoding(cfg: DictConfig, sampling: Mapping[str, Any]) -> dict[str, Any]:
     return {**plain, "stop": stop}
 
 
-def sample(cfg: DictConfig, gen_path: str, gen_id: str, model_cfg: Any,
+def sample(cfg: DictConfig, gen_path: ModelRef, gen_id: str, model_cfg: Any,
            problems: Sequence[Problem], sampling: Mapping[str, Any], name: str) -> Step:
-    """Sample ``sampling.n`` graded candidates per problem into a resumable candidate store."""
+    """Sample ``sampling.n`` graded candidates per problem into a resumable candidate store
+    pinned to the generator's weights (:mod:`mathft.sampling.pins`)."""
     used = decoding(cfg, sampling)
     params = SamplingParams.from_mapping(
         {k: v for k, v in used.items() if k not in ("engine", "precision", "name", "shard")})
     kind, precision = str(used.get("engine", "auto")), str(used.get("precision", "auto"))
     # different engines (and compute dtypes) draw different samples: the resolved ones are keyed
     engine_id = resolve_engine(kind, precision, str(_node(model_cfg, "dtype", "float32")),
-                               model=gen_path)
+                               model=str(gen_path))
     key = samples_key(cfg, model_cfg, used, gen_id, problems_key(problems), engine_id)
     full_hash = config_hash(to_plain(key), length=12)
     shard = shards.parse(used.get("shard"))  # sampling.shard=I/N: one slice, its own dir
@@ -168,6 +202,8 @@ def sample(cfg: DictConfig, gen_path: str, gen_id: str, model_cfg: Any,
                 st.mark_done({**merged, "n": params.n, "problems": len(problems),
                               "engine": engine_id})
                 return st
+        gen_path = ready(gen_path)
+        pin_weights(st.dir, gen_path, "generator", has_rows=partial(st.dir, "samples"))
         builder = build_prompt_builder(to_plain(cfg.prompt))
         store = CandidateStore(st.dir / "candidates.jsonl", config_hash=full_hash,
                                model_id=gen_id, sampling=params.to_dict())
@@ -209,7 +245,7 @@ def sample(cfg: DictConfig, gen_path: str, gen_id: str, model_cfg: Any,
         return st
 
 
-def train_evaluator(cfg: DictConfig, model_cfg: Any, gen_path: str, gen_id: str,
+def train_evaluator(cfg: DictConfig, model_cfg: Any, gen_path: ModelRef, gen_id: str,
                     train_st: Step, val_st: Step, problems: Sequence[Problem],
                     logger: Any = None) -> Step:
     """Fine-tune the generative evaluator on candidates of its own generator.
@@ -230,7 +266,7 @@ def train_evaluator(cfg: DictConfig, model_cfg: Any, gen_path: str, gen_id: str,
             log.info("evaluator: reusing %s", st.dir)
             return st
         pl.seed_everything(int(cfg.seed), workers=True)
-        spec = {**to_plain(model_cfg), "name_or_path": gen_path} if from_gen else \
+        spec = {**to_plain(model_cfg), "name_or_path": ready(gen_path)} if from_gen else \
             to_plain(model_cfg)
         module = training.build_module(e.module, spec, cfg.finetune)
         train_c = CandidateStore(train_st.dir / "candidates.jsonl", repair=False).by_problem()
@@ -276,6 +312,7 @@ def score(cfg: DictConfig, evaluator_st: Step, model_cfg: Any, candidates_st: St
         keep = set(shards.select([p.uid for p in problems], shard))
         mine = [c for c in cands if c.problem_id in keep]
         path = str(evaluator_st.dir / "model")
+        pin_weights(st.dir, path, "evaluator", has_rows=partial(st.dir, "scores"))
         scores = ScoreStore(st.dir / "scores.jsonl", evaluator_st.hash)
         # evaluator.score_workers: processes over contiguous slices of the problems (CPU models)
         workers = resolve_workers(cfg.evaluator.get("score_workers"),

@@ -22,6 +22,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 
+from mathft.io import atomic_write_json
+from mathft.sampling.pins import PIN, same_weights
 from mathft.sampling.store import CandidateStore, ScoreStore
 
 T = TypeVar("T")
@@ -90,6 +92,7 @@ def merge_candidates(full_dir: Path, problem_ids: Sequence[str], *, config_hash:
     if not sets:
         return None
     n, dirs = max(sets.items())
+    _merge_pins(dirs, full_dir, "candidates.jsonl")
     rows = [c for d in dirs for c in CandidateStore(d / "candidates.jsonl").load()]
     _check_cover(rows, problem_ids, full_dir)
     order = {p: k for k, p in enumerate(problem_ids)}
@@ -109,6 +112,7 @@ def merge_scores(full_dir: Path, evaluator_id: str, keys: Sequence[tuple[str, in
     if not sets:
         return None
     n, dirs = max(sets.items())
+    _merge_pins(dirs, full_dir, "scores.jsonl")
     scores: dict[tuple[str, int], float] = {}
     for d in dirs:
         scores.update(ScoreStore(d / "scores.jsonl").load())
@@ -121,6 +125,15 @@ def merge_scores(full_dir: Path, evaluator_id: str, keys: Sequence[tuple[str, in
     store.append([(p, i, scores[p, i]) for p, i in keys if (p, i) not in done])
     return {"scored": len(keys), "merged_from": [f"{d.parent.name}/{d.name}" for d in dirs],
             "shards": n}
+
+
+def _merge_pins(dirs: Sequence[Path], full_dir: Path, store: str) -> None:
+    """The shards (and rows the full store already holds) must come from one model's weights;
+    the full step takes their pin."""
+    has_rows = (full_dir / store).is_file() and (full_dir / store).stat().st_size > 0
+    pin = same_weights([*dirs, full_dir] if has_rows else list(dirs), full_dir)
+    if pin is not None:
+        atomic_write_json(full_dir / PIN, pin)
 
 
 def _check_cover(rows: Sequence[Any], problem_ids: Sequence[str], where: Path) -> None:

@@ -1,0 +1,86 @@
+"""Weights pins: a store resumed, or merged from shards, only with the weights that wrote its
+rows (mathft.sampling.pins). The steps run in-process on the tiny random Llama saved as a
+"trained" generator directory; "trained again" is the same directory with other weights."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+import torch
+from hydra import compose, initialize_config_dir
+from hydra.core.hydra_config import HydraConfig
+
+from mathft.models.export import weights_digest
+from mathft.models.loading import load_model_and_tokenizer
+from mathft.runs import steps
+from mathft.runs.cache import DONE
+from mathft.sampling.pins import PIN, WeightsMismatch, read_pin
+
+CONF = Path(__file__).resolve().parents[2] / "conf"
+
+
+def _cfg(tmp: Path, cache: Path, *extra: str):
+    with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
+        cfg = compose("pipeline", overrides=[
+            "model=tiny", "logger=csv", "generator.train=false", f"run.cache_dir={cache}",
+            "sampling.n=2", "sampling.max_new_tokens=8", "sampling.batch_size=4",
+            "sampling.workers=1", "eval.test.limit=4", "eval.test.levels=null", *extra],
+            return_hydra_config=True)
+    cfg.hydra.runtime.output_dir = str(tmp / "job")
+    HydraConfig.instance().set_config(cfg)
+    return cfg
+
+
+def _save(path: Path, bump: float = 0.0) -> str:
+    """The tiny model saved at ``path`` (one weight shifted by ``bump``: "trained again")."""
+    model, tok = load_model_and_tokenizer("tiny")
+    model = model.float()
+    with torch.no_grad():
+        model.lm_head.weight[0, 0] += bump
+    model.save_pretrained(path)
+    tok.save_pretrained(path)
+    steps._MODELS.clear()
+    return str(path)
+
+
+def _interrupt(st: steps.Step, keep: int) -> None:
+    """What a killed run leaves: no DONE record, the first ``keep`` rows."""
+    (st.dir / DONE).unlink()
+    store = st.dir / "candidates.jsonl"
+    store.write_text("".join(store.read_text().splitlines(keepends=True)[:keep]))
+
+
+def test_resume_with_other_weights_refuses_and_with_the_same_equals_a_full_run(
+        tmp_path: Path, store_rows: Callable) -> None:
+    gen = _save(tmp_path / "gen")
+    cfg = _cfg(tmp_path, tmp_path / "cache")
+    problems = steps.problem_set(cfg, "test")
+    full = steps.sample(cfg, gen, "g1", cfg.model, problems, cfg.sampling, "test")
+    ref = store_rows(full.dir / "candidates.jsonl")
+    assert read_pin(full.dir)["sha256"] == weights_digest(gen) and len(ref) == 8
+
+    _interrupt(full, keep=3)
+    _save(tmp_path / "gen", bump=0.5)  # the generator was trained again and came out different
+    with pytest.raises(WeightsMismatch, match="trained again and came out different") as e:
+        steps.sample(cfg, gen, "g1", cfg.model, problems, cfg.sampling, "test")
+    assert str(full.dir) in str(e.value) and weights_digest(gen)[:12] in str(e.value)
+    assert len(store_rows(full.dir / "candidates.jsonl")) == 3, "rows were added anyway"
+
+    _save(tmp_path / "gen")  # the same weights again: the resume completes the store
+    again = steps.sample(cfg, gen, "g1", cfg.model, problems, cfg.sampling, "test")
+    assert again.dir == full.dir and store_rows(again.dir / "candidates.jsonl") == ref
+
+
+def test_shards_from_different_weights_are_not_merged(tmp_path: Path) -> None:
+    cache = tmp_path / "cache"
+    problems = steps.problem_set(_cfg(tmp_path, cache), "test")
+    for i, bump in ((0, 0.0), (1, 0.5)):  # shard 1 on a machine whose generator differs
+        gen = _save(tmp_path / f"gen{i}", bump)
+        c = _cfg(tmp_path, cache, f"sampling.shard={i}/2")
+        st = steps.sample(c, gen, "g1", c.model, problems, c.sampling, "test")
+        assert (st.dir / PIN).is_file()
+    c = _cfg(tmp_path, cache)
+    with pytest.raises(WeightsMismatch, match="shards were computed by different weights"):
+        steps.sample(c, str(tmp_path / "gen0"), "g1", c.model, problems, c.sampling, "test")
