@@ -25,7 +25,8 @@ Scoring (``--scoring``): ``score_texts`` on MATH500 problems with N candidates e
 j:`` and the gold solution cut at N lengths from 50% to 100% of its words, so a problem's
 candidates share its prompt up to the solution, as sampled candidates do): ``plain`` (one padded forward per batch, the path before the
 shared-prefix one), ``prefix`` (a problem's prompt prefix once, ``evaluator.score_workers=1``)
-and ``prefix-w2`` (2 worker processes, as ``evaluator.score_workers=2``).
+and ``prefix-w2`` (2 worker processes, as ``evaluator.score_workers=2``); a ``-bfloat16`` part
+(``prefix-bfloat16``, ``prefix-bfloat16-w2``) scores with the model cast to bf16.
 """
 
 from __future__ import annotations
@@ -279,16 +280,16 @@ def run_scoring(args: argparse.Namespace) -> dict:
     from mathft.models.loading import load_model_and_tokenizer
 
     torch.set_num_threads(args.threads)
-    method = args.engine.split("-")[1]
-    workers = int(args.engine.rsplit("-w", 1)[1]) if "-w" in args.engine else 1
+    method, dtype, workers = score_path(args.engine.split("-", 1)[1])
     model, tok = load_model_and_tokenizer(args.model)
-    model.eval()
+    model = model.to(dtype).eval()
     items = score_items(max(1, args.score_items // args.score_n), args.score_n)
     n_tok = sum(len(tok(EVALUATOR_PROMPT.format(problem=a, solution=b))["input_ids"])
                 for a, b in items)
     body = flops_per_token(model) - 2 * model.get_output_embeddings().weight.numel()
     out = {"tokens": n_tok, "items": len(items), "n_per_problem": args.score_n,
-           "flops_per_token": body, "method": method, "workers": workers}
+           "flops_per_token": body, "method": method, "workers": workers,
+           "dtype": str(dtype).replace("torch.", "")}
     if workers > 1:
         from mathft.sampling.workers import balanced_groups, run_workers
 
@@ -299,7 +300,7 @@ def run_scoring(args: argparse.Namespace) -> dict:
         parts = [{probs[j] for j in g} for g in balanced_groups([size[a] for a in probs],
                                                                 workers)]
         index = [[i for i, it in enumerate(items) if it[0] in part] for part in parts]
-        payloads = [(args.model, method, [items[i] for i in idx]) for idx in index]
+        payloads = [(args.model, method, dtype, [items[i] for i in idx]) for idx in index]
         cpu: list[float] = []
         res = run_workers(_score_slice, payloads, what="benchmark", spans=["" for _ in parts],
                           progress=False, cpu=cpu, threads=max(1, args.threads // workers))
@@ -320,14 +321,22 @@ def run_scoring(args: argparse.Namespace) -> dict:
     return out
 
 
+def score_path(name: str) -> tuple[str, torch.dtype, int]:
+    """``plain`` / ``prefix[-bfloat16][-w<W>]`` -> ``(method, dtype, workers)``."""
+    parts = name.split("-")
+    dtype = torch.bfloat16 if "bfloat16" in parts else torch.float32
+    workers = next((int(p[1:]) for p in parts[1:] if p.startswith("w") and p[1:].isdigit()), 1)
+    return parts[0], dtype, workers
+
+
 def _score_slice(payload: tuple, report) -> dict:
     """One scoring benchmark worker: load the evaluator, score its problems' candidates."""
     from mathft.models.loading import load_model_and_tokenizer
     from mathft.sampling.scoring import score_texts
 
-    spec, method, items = payload
+    spec, method, dtype, items = payload
     model, tok = load_model_and_tokenizer(spec)
-    model.eval()
+    model = model.to(dtype).eval()
     start = time.time()
     scores = score_texts(model, tok, items, batch_size=8, method=method)
     return {"scores": scores, "start": start, "end": time.time()}
@@ -390,7 +399,7 @@ def main() -> None:
     torch.set_num_threads(args.threads)
     from mathft.hardware import fast_bf16
 
-    engines = [e for e in args.engines if e != "prefix-bfloat16" or fast_bf16()]
+    engines = [e for e in args.engines if "bfloat16" not in e or fast_bf16()]
     if "ct2-int8" in engines:
         try:
             import ctranslate2  # noqa: F401

@@ -107,8 +107,10 @@ STEPS: dict[str, StepSpec] = {
         derived=("evaluator.enabled", "evaluator.same_model", "evaluator_model.*"),
         doc="evaluator weights; model.* are those of evaluator_model when same_model=false"),
     "scores": StepSpec(
-        "scores", config=("evaluator.max_length",), inputs=("evaluator", "candidates"),
-        doc="S_cls of every stored candidate"),
+        "scores", config=("evaluator.max_length",), inputs=("evaluator", "candidates", "dtype"),
+        derived=("evaluator.score_precision",),
+        doc="S_cls of every stored candidate, computed in the dtype evaluator.score_precision "
+            "resolves to on the machine (bf16 and fp32 scores differ slightly)"),
     "metrics": StepSpec(
         "metrics", config=("rerank.*",),
         inputs=("test", "greedy", "val", "test scores", "val scores"),
@@ -261,8 +263,9 @@ def evaluator_key(cfg: Any, model_cfg: Any, train_hash: str, val_hash: str,
                                    "init": init_generator or "base"}, model=model_cfg)
 
 
-def scores_key(cfg: Any, evaluator_hash: str, candidates_hash: str) -> dict[str, Any]:
-    return _key("scores", cfg, {"evaluator": evaluator_hash, "candidates": candidates_hash})
+def scores_key(cfg: Any, evaluator_hash: str, candidates_hash: str, dtype: str) -> dict[str, Any]:
+    return _key("scores", cfg, {"evaluator": evaluator_hash, "candidates": candidates_hash,
+                                "dtype": dtype})
 
 
 def metrics_key(cfg: Any, **inputs: str | None) -> dict[str, Any]:

@@ -81,6 +81,7 @@ class EvaluatorConf:
     balance: bool = MISSING
     val_max_per_problem: int | None = MISSING
     score_batch_size: int = MISSING
+    score_precision: str = MISSING
     score_workers: Any = MISSING  # "auto" or a number of processes (validate checks it)
     score_shard: str | None = MISSING
     module: dict[str, Any] = MISSING

@@ -38,7 +38,7 @@ from mathft.runs.problems import problem_set, problems_key
 from mathft.runs.reuse import open_step, partial, remove_checkpoint, reusable
 from mathft.runs.sequential_step import train_sequential
 from mathft.sampling import shards
-from mathft.sampling.engine import SamplingParams
+from mathft.sampling.engine import SamplingParams, inference_dtype
 from mathft.sampling.factory import make_engine, resolve_engine
 from mathft.sampling.pins import pin_weights
 from mathft.sampling.runner import sample_to_store
@@ -293,7 +293,9 @@ def score(cfg: DictConfig, evaluator_st: Step, model_cfg: Any, candidates_st: St
           problems: Sequence[Problem], label: str = "") -> Step:
     """S_cls of every stored candidate, written to a resumable score store."""
     shards.require_full(candidates_st, "scoring")
-    key = scores_key(cfg, evaluator_st.hash, candidates_st.hash)
+    dtype = inference_dtype(str(cfg.evaluator.get("score_precision", "auto")),
+                            str(_node(model_cfg, "dtype", "float32")), "evaluator.score_precision")
+    key = scores_key(cfg, evaluator_st.hash, candidates_st.hash, dtype)
     shard = shards.parse(cfg.evaluator.get("score_shard"))  # I/N: one slice, its own dir
     if shard is not None:
         key = shards.shard_key(key, config_hash(to_plain(key), length=12), shard)
@@ -312,6 +314,7 @@ def score(cfg: DictConfig, evaluator_st: Step, model_cfg: Any, candidates_st: St
         keep = set(shards.select([p.uid for p in problems], shard))
         mine = [c for c in cands if c.problem_id in keep]
         path = str(evaluator_st.dir / "model")
+        model_cfg = {**to_plain(model_cfg), "dtype": dtype}  # loaded in the keyed dtype
         pin_weights(st.dir, path, "evaluator", has_rows=partial(st.dir, "scores"))
         scores = ScoreStore(st.dir / "scores.jsonl", evaluator_st.hash)
         # evaluator.score_workers: processes over contiguous slices of the problems (CPU models)

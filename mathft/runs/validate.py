@@ -142,6 +142,7 @@ RULES: dict[str, Callable[[Any], str | None]] = {
     "evaluator.score_workers": _workers("evaluator.score_workers"),
     "sampling.workers": _workers("sampling.workers"),
     "sampling.precision": _one_of(PRECISIONS),
+    "evaluator.score_precision": _one_of(PRECISIONS),
     "finetune.merge_on_export": _merge_on_export,
     "stages.mode": _one_of(STAGE_MODES),
     "trainer.precision": _precision,

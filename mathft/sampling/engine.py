@@ -231,7 +231,17 @@ def compute_dtype(engine: str, precision: str, model_dtype: str) -> str:
     """
     if precision not in PRECISIONS:
         raise ValueError(f"sampling.precision must be one of {PRECISIONS}, got {precision!r}")
-    dtype = model_dtype if precision == "auto" else precision
-    if engine == "prefix" and precision == "auto":
-        dtype = "bfloat16" if hardware.fast_bf16() else model_dtype
+    if engine == "prefix":
+        return inference_dtype(precision, model_dtype)
+    return str(model_dtype if precision == "auto" else precision).replace("torch.", "")
+
+
+def inference_dtype(precision: str, model_dtype: str, setting: str = "sampling.precision") -> str:
+    """``precision`` resolved for a CPU-side inference path we control (the ``prefix`` engine,
+    evaluator scoring): ``auto`` is bf16 where :func:`mathft.hardware.fast_bf16`, else the
+    model's dtype (docs/sampling.md#precision)."""
+    if precision not in PRECISIONS:
+        raise ValueError(f"{setting} must be one of {PRECISIONS}, got {precision!r}")
+    dtype = ("bfloat16" if hardware.fast_bf16() else model_dtype) if precision == "auto" \
+        else precision
     return str(dtype).replace("torch.", "")

@@ -179,7 +179,8 @@ class _PrefixState:
             l_pr[s:e] = lse[0].reshape(kvh, n, g, lq).permute(1, 0, 2, 3).reshape(n, heads, lq)
         # the two partial softmaxes merged by their log-sum-exps: the prefix's share of the
         # total mass is sigmoid(lse_prefix - lse_own)
-        return o_own.lerp_(o_pr, torch.sigmoid(l_pr - l_own).unsqueeze_(-1))
+        # (CPU flash kernels return fp32 log-sum-exps: the weight takes the outputs' dtype)
+        return o_own.lerp_(o_pr, torch.sigmoid(l_pr - l_own).unsqueeze_(-1).to(o_own.dtype))
 
 
 def _score_attention(module: Any, query: torch.Tensor, key: torch.Tensor, value: torch.Tensor,

@@ -172,6 +172,20 @@ def test_prefix_path_equals_plain(kind, tokenizer, tiny_model, make_problems, ma
     assert torch.allclose(got.float(), ref, atol=1e-5, rtol=0)
 
 
+def test_bfloat16_scores_follow_fp32(tokenizer, tiny_model, make_problems, make_candidates):
+    """evaluator.score_precision=bfloat16 (auto on CPUs with fast bf16 kernels): both paths run
+    in bf16 (the prefix path's fp32 log-sum-exps are cast for the merge) and give the fp32
+    scores up to bf16 rounding."""
+    import copy
+
+    items = _varied_items(make_problems, make_candidates)
+    ref = torch.tensor(score_texts(tiny_model, tokenizer, items, batch_size=4, method="plain"))
+    bf16 = copy.deepcopy(tiny_model).to(torch.bfloat16)
+    for method in ("prefix", "plain"):
+        got = torch.tensor(score_texts(bf16, tokenizer, items, batch_size=4, method=method))
+        assert torch.allclose(got, ref, atol=1e-2, rtol=0), (method, (got - ref).abs().max())
+
+
 def test_prefix_path_is_used_where_it_applies(tokenizer, tiny_model):
     from mathft.sampling.scoring import prefix_supported
 

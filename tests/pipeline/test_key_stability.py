@@ -7,7 +7,9 @@ would recompute steps they already have.
 ``generator.overlong`` joined the generator's key and the in-run sampling engine joined the
 sequential generator's key; when ``finetune.merge_on_export`` (LoRA) joined the LoRA
 generator's and evaluator's keys; and when the CPU scale was resized to N=32 on all of
-MATH500, which changed every `scale=cpu` composition by design). The
+MATH500, which changed every `scale=cpu` composition by design; and when the scoring dtype
+(``evaluator.score_precision`` resolved) joined the scores' key, which changed only the
+scores and metrics hashes). The
 machine-dependent choices are pinned: fp32 where ``auto`` would pick bf16, no vLLM.
 ``scripts/step_keys.py`` compares every shipped composition (entries x experiments x
 scales x group options) between two checkouts. When a key changes on purpose, bump

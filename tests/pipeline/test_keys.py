@@ -16,11 +16,13 @@ from hydra import compose, initialize_config_dir
 from omegaconf import OmegaConf
 from pipeline_cli import AUTO_PRECISION, OTHER_PRECISION
 
+from mathft.hardware import fast_bf16
 from mathft.runs import keys
 from mathft.runs.cache import config_hash
 from mathft.runs.cell import greedy_sampling
 from mathft.runs.lifecycle import CONF_DIR
 from mathft.runs.steps import decoding
+from mathft.sampling.engine import inference_dtype
 
 STEPS = ("generator", "samples", "greedy", "evaluator", "scores", "metrics")
 
@@ -52,7 +54,8 @@ def _hashes(cfg: Any) -> dict[str, str]:
                                                decoding(cfg, greedy_sampling(cfg)), "gen",
                                                problems)),
         "evaluator": config_hash(keys.evaluator_key(cfg, cfg.model, "tr", "va", None)),
-        "scores": config_hash(keys.scores_key(cfg, "ev", "ca")),
+        "scores": config_hash(keys.scores_key(cfg, "ev", "ca", inference_dtype(
+            cfg.evaluator.score_precision, cfg.model.dtype))),
         "metrics": config_hash(keys.metrics_key(cfg, test="t")),
     }
 
@@ -66,6 +69,7 @@ TABLE: list[tuple[list[str], str, set[str]]] = [
     ([], "trainer=ddp", {G, E}),
     ([], "sampling.batch_size=3", set()),
     ([], "evaluator.score_batch_size=2", set()),
+    ([], f"evaluator.score_precision={'float32' if fast_bf16() else 'bfloat16'}", {SC}),
     ([], "sampling.workers=3", set()),
     ([], "evaluator.score_workers=1", set()),
     ([], "sampling.n=8", {S}),
