@@ -84,6 +84,7 @@ def test_candidates_are_samples_of_the_model_at_the_end_of_stage1(tmp_path):
     """Re-sample with the weights the model had when stage 1 ended: same texts as the store."""
     import pytorch_lightning as pl
 
+    from mathft.hardware import fast_bf16
     from mathft.sampling.engine import SamplingParams
     from mathft.sampling.factory import make_engine
     from mathft.sampling.runner import sample_to_store
@@ -99,7 +100,8 @@ def test_candidates_are_samples_of_the_model_at_the_end_of_stage1(tmp_path):
     # Snapshot is listed before SequentialStages: it sees the model before the sampling
     trainer, module, stages = run(tmp_path, steps=(s1, 1, 1), pre_callbacks=[Snapshot()])
     assert snap, "stage-1 weights were not captured"
-    assert stages.engine_id(module) == {"engine": "prefix", "dtype": "float32"}  # auto, in-run
+    auto_dtype = "bfloat16" if fast_bf16() else "float32"  # the CPU decides (auto)
+    assert stages.engine_id(module) == {"engine": "prefix", "dtype": auto_dtype}  # in-run
     stored = {(c.problem_id, c.sample_idx): c.text
               for c in CandidateStore(tmp_path / "candidates" / "stage1.jsonl").load()}
     final = {k: v.clone() for k, v in module.model.state_dict().items()}
