@@ -9,7 +9,8 @@ sequential generator's key; when ``finetune.merge_on_export`` (LoRA) joined the 
 generator's and evaluator's keys; and when the CPU scale was resized to N=32 on all of
 MATH500, which changed every `scale=cpu` composition by design; and when the scoring dtype
 (``evaluator.score_precision`` resolved) joined the scores' key, which changed only the
-scores and metrics hashes). The
+scores and metrics hashes; and when the CPU scale's test set became MATH500 levels 1-3,
+which changed the test stores of every `scale=cpu` composition). The
 machine-dependent choices are pinned: fp32 where ``auto`` would pick bf16, no vLLM.
 ``scripts/step_keys.py`` compares every shipped composition (entries x experiments x
 scales x group options) between two checkouts. When a key changes on purpose, bump
