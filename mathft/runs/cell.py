@@ -29,8 +29,9 @@ from mathft.runs.budget import estimate_budget
 from mathft.runs.cache import Step, config_hash
 from mathft.runs.keys import metrics_key
 from mathft.runs.lifecycle import Loggers
-from mathft.runs.reuse import PlannedStep, format_plan, planning
+from mathft.runs.reuse import PlannedStep, format_plan, is_planning, planning
 from mathft.runs.validate import validate
+from mathft.sampling.pins import same_weights
 
 log = logging.getLogger(__name__)
 
@@ -81,6 +82,9 @@ def cell_steps(cfg: DictConfig, loggers: Loggers) -> CellSteps:
         out.test_scores = steps.score(cfg, out.evaluator, ev_model, out.test, test, "test")
         out.val_scores = steps.score(cfg, out.evaluator, ev_model, out.val,
                                      steps.problem_set(cfg, "val"), "val")
+    if not is_planning():  # stores of one generator key: one training's weights
+        same_weights([s.dir for s in (out.test, out.greedy, out.val) if s is not None],
+                     f"generator {gen_id}", "the stores this cell reads from it")
     return out
 
 
@@ -102,6 +106,9 @@ def evaluator_steps(cfg: DictConfig, gen_path: steps.ModelRef, gen_id: str, logg
                                "evaluator_train")
     ev_val_st = val_st if ev_gen_id == gen_id else steps.sample(
         cfg, ev_gen_path, ev_gen_id, ev_model, val, cfg.sampling, "val")
+    if not is_planning():
+        same_weights([ev_train_st.dir, ev_val_st.dir], f"generator {ev_gen_id}",
+                     "the evaluator's training and validation stores")
     ev_st = steps.train_evaluator(cfg, ev_model, ev_gen_path, ev_gen_id, ev_train_st, ev_val_st,
                                   [*train_p, *val], loggers.get("evaluator"))
     return val_st, ev_st

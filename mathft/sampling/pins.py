@@ -55,17 +55,20 @@ def pin_weights(step_dir: Path, model_path: str | os.PathLike[str], role: str,
     return digest
 
 
-def same_weights(dirs: Sequence[Path], where: Path) -> dict[str, str | None] | None:
-    """The common pin of shard directories ``dirs`` (merged into ``where``); raises
-    :class:`WeightsMismatch` when two shards were computed by different weights."""
+def same_weights(dirs: Sequence[Path], where: Path | str, what: str = "its shards"
+                 ) -> dict[str, str | None] | None:
+    """The common pin of the step directories ``dirs`` (shards merged into ``where``, or the
+    stores one cell reads from one generator); raises :class:`WeightsMismatch` when two were
+    computed by different weights. Directories without a pin are not compared."""
     pins = {d: read_pin(d) for d in dirs}
     digests = {p.get("sha256") for p in pins.values() if p is not None}
     if len(digests) > 1:
-        listing = ", ".join(f"{d.name}: sha256:{_short(p.get('sha256') if p else None)}"
-                            for d, p in pins.items())
+        listing = ", ".join(f"{d.parent.name}/{d.name}: sha256:"
+                            f"{_short(p.get('sha256') if p else None)}" for d, p in pins.items())
         raise WeightsMismatch(
-            f"{where}: its shards were computed by different weights under one key "
-            f"({listing}); recompute the shards whose weights differ from the model you keep")
+            f"{where}: {what} were computed by different weights under one key ({listing}): "
+            "the model was trained again and came out different; recompute the steps whose "
+            "weights differ from the model you keep")
     return next((p for p in pins.values() if p is not None), None)
 
 

@@ -84,3 +84,20 @@ def test_shards_from_different_weights_are_not_merged(tmp_path: Path) -> None:
     c = _cfg(tmp_path, cache)
     with pytest.raises(WeightsMismatch, match="shards were computed by different weights"):
         steps.sample(c, str(tmp_path / "gen0"), "g1", c.model, problems, c.sampling, "test")
+
+
+def test_a_cell_refuses_stores_of_two_trainings_of_one_generator(tmp_path: Path) -> None:
+    """The sampled test store from one training, the greedy store from another under the same
+    key (e.g. stores imported, then the generator trained again): the cell stops."""
+    from mathft.runs.cell import cell_steps
+    from mathft.runs.lifecycle import Loggers
+
+    cache = tmp_path / "cache"
+    cfg = _cfg(tmp_path, cache, "evaluator.enabled=false", "eval.greedy=true")
+    cell_steps(cfg, Loggers(None))  # the base model ("tiny") is named, not pinned: no check
+    (test,) = (cache / "samples_test").iterdir()
+    (greedy,) = (cache / "samples_test_greedy").iterdir()
+    (test / PIN).write_text('{"model": "a", "sha256": "aaaa"}')
+    (greedy / PIN).write_text('{"model": "b", "sha256": "bbbb"}')
+    with pytest.raises(WeightsMismatch, match="the stores this cell reads from it"):
+        cell_steps(cfg, Loggers(None))
