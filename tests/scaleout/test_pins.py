@@ -9,28 +9,13 @@ from pathlib import Path
 
 import pytest
 import torch
-from hydra import compose, initialize_config_dir
-from hydra.core.hydra_config import HydraConfig
+from test_shards import _cfg
 
 from mathft.models.export import weights_digest
 from mathft.models.loading import load_model_and_tokenizer
 from mathft.runs import steps
 from mathft.runs.cache import DONE
 from mathft.sampling.pins import PIN, WeightsMismatch, read_pin
-
-CONF = Path(__file__).resolve().parents[2] / "conf"
-
-
-def _cfg(tmp: Path, cache: Path, *extra: str):
-    with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
-        cfg = compose("pipeline", overrides=[
-            "model=tiny", "logger=csv", "generator.train=false", f"run.cache_dir={cache}",
-            "sampling.n=2", "sampling.max_new_tokens=8", "sampling.batch_size=4",
-            "sampling.workers=1", "eval.test.limit=4", "eval.test.levels=null", *extra],
-            return_hydra_config=True)
-    cfg.hydra.runtime.output_dir = str(tmp / "job")
-    HydraConfig.instance().set_config(cfg)
-    return cfg
 
 
 def _save(path: Path, bump: float = 0.0) -> str:
@@ -59,7 +44,7 @@ def test_resume_with_other_weights_refuses_and_with_the_same_equals_a_full_run(
     problems = steps.problem_set(cfg, "test")
     full = steps.sample(cfg, gen, "g1", cfg.model, problems, cfg.sampling, "test")
     ref = store_rows(full.dir / "candidates.jsonl")
-    assert read_pin(full.dir)["sha256"] == weights_digest(gen) and len(ref) == 8
+    assert read_pin(full.dir)["sha256"] == weights_digest(gen) and len(ref) == 10
 
     _interrupt(full, keep=3)
     _save(tmp_path / "gen", bump=0.5)  # the generator was trained again and came out different
