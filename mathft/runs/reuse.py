@@ -121,7 +121,8 @@ def partial(d: Path, kind: str) -> bool:
     name = "scores.jsonl" if kind == "scores" else "candidates.jsonl"
     f = d / name
     parts = d / f"{name}.parts"  # rows of sampling/scoring workers (mathft.sampling.workers)
-    return (f.is_file() and f.stat().st_size > 0) or (parts.is_dir() and any(parts.iterdir()))
+    return (f.is_file() and f.stat().st_size > 0) or \
+        (parts.is_dir() and any(p.stat().st_size > 0 for p in parts.glob("*.jsonl")))
 
 
 def invalidate(st: Step, why: str) -> None:
