@@ -89,8 +89,8 @@ def select(cache: Path, steps: Sequence[str], with_partial: bool) -> list[Path]:
     if steps:
         want = [s.strip("/") for s in steps]
         chosen = [d for d in found if f"{d.parent.name}/{d.name}" in want or d.parent.name in want]
-        missing = [s for s in want if not any(f"{d.parent.name}/{d.name}" == s
-                                              or d.parent.name == s for d in chosen)]
+        matched = {f"{d.parent.name}/{d.name}" for d in chosen} | {d.parent.name for d in chosen}
+        missing = [s for s in want if s not in matched]
         if missing:
             raise BundleError(f"{cache}: no step {', '.join(missing)} (see mathft-cache ls)")
         found = chosen
@@ -133,9 +133,10 @@ def _check_step(root: Path, name: str, h: str) -> None:
         key = json.loads(key_file.read_text(encoding="utf-8"))
     except ValueError as e:
         raise BundleError(f"step {name}/{h}: {KEY} is not JSON ({e})") from None
-    if config_hash(key, length=len(h)) != h:
-        raise BundleError(f"step {name}/{h}: its {KEY} hashes to {config_hash(key, length=len(h))},"
-                          " not to its directory name: refusing a step under a foreign key")
+    got = config_hash(key, length=len(h))
+    if got != h:
+        raise BundleError(f"step {name}/{h}: its {KEY} hashes to {got}, not to its directory "
+                          "name: refusing a step under a foreign key")
 
 
 def import_bundle(bundle: Path, cache: Path) -> dict[str, list[str]]:

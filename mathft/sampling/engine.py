@@ -229,10 +229,10 @@ def compute_dtype(engine: str, precision: str, model_dtype: str) -> str:
     Precision ``auto`` is bf16 for ``prefix`` on CPUs with fast bf16 kernels (AMX /
     AVX512-BF16, :func:`mathft.hardware.fast_bf16`), else the model's own dtype.
     """
-    if precision not in PRECISIONS:
-        raise ValueError(f"sampling.precision must be one of {PRECISIONS}, got {precision!r}")
     if engine == "prefix":
         return inference_dtype(precision, model_dtype)
+    if precision not in PRECISIONS:
+        raise ValueError(f"sampling.precision must be one of {PRECISIONS}, got {precision!r}")
     return str(model_dtype if precision == "auto" else precision).replace("torch.", "")
 
 
