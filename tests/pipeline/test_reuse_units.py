@@ -160,3 +160,17 @@ def test_finished_training_step_drops_its_checkpoint_unless_kept(tmp_path: Path)
         (st.dir / "ckpt" / "last.ckpt").write_bytes(b"x" * 100)
         remove_checkpoint(st, keep=keep)
         assert (st.dir / "ckpt").exists() == keep
+
+
+def test_worker_parts_without_rows_are_not_partial_work(tmp_path: Path) -> None:
+    """A step whose worker part stores hold only their meta sidecars (a run killed before a
+    worker's first row) has nothing to resume: dry runs say compute, pins may re-pin."""
+    from mathft.runs.reuse import partial
+
+    parts = tmp_path / "candidates.jsonl.parts"
+    parts.mkdir()
+    (parts / "w0.jsonl.meta.json").write_text('{"config_hash": "x"}')
+    (parts / "w0.jsonl").write_text("")
+    assert not partial(tmp_path, "samples")
+    (parts / "w0.jsonl").write_text('{"row": 1}\n')
+    assert partial(tmp_path, "samples")
