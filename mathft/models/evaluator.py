@@ -83,6 +83,44 @@ def last_token_logits(model: torch.nn.Module, input_ids: Tensor, attention_mask:
     return logits[torch.arange(len(last), device=logits.device), col]
 
 
+def label_logits(model: torch.nn.Module, hidden: Tensor, label_ids: tuple[int, int]) -> Tensor:
+    """The label words' logits ``[B, 2]`` (``l+``, ``l-`` of Eq. 7) from last hidden states
+    ``[B, d]``, in fp32: only the LM head's two label rows, applied in fp32, then the model's
+    final logit soft-capping if it has one (Gemma).
+
+    Why fp32: a bf16 logit keeps 8 bits of mantissa (at ``|l|`` near 16 its step is 0.125), so
+    a bf16 LM head gives S_cls only a few distinct values within a problem and ties the
+    candidates re-ranking must order. The decoder still runs in the model's dtype.
+    """
+    head = model.get_output_embeddings()
+    idx = torch.tensor(label_ids, device=head.weight.device)
+    w = head.weight.detach().index_select(0, idx).float()
+    b = None if getattr(head, "bias", None) is None else head.bias.detach().index_select(0, idx).float()
+    out = torch.nn.functional.linear(hidden.float(), w, b)
+    cap = getattr(model.config, "final_logit_softcapping", None)
+    return torch.tanh(out / cap) * cap if cap else out
+
+
+def last_token_label_logits(model: torch.nn.Module, input_ids: Tensor, attention_mask: Tensor,
+                            label_ids: tuple[int, int]) -> Tensor:
+    """:func:`label_logits` at each row's last real token (left or right padding), ``[B, 2]``.
+
+    The decoder (``model.get_decoder()``) gives the hidden states; a model without one falls
+    back to :func:`last_token_logits` (its LM head in the model's dtype).
+    """
+    decoder = model.get_decoder() if hasattr(model, "get_decoder") else None
+    if decoder is None or model.get_output_embeddings() is None:
+        logits = last_token_logits(model, input_ids, attention_mask)
+        return logits[:, list(label_ids)].float()
+    mask = attention_mask.long()
+    last = (torch.arange(mask.shape[1], device=mask.device) * mask).argmax(dim=1)
+    positions = (mask.cumsum(dim=1) - 1).clamp(min=0)
+    hidden = decoder(input_ids=input_ids, attention_mask=mask, position_ids=positions,
+                     use_cache=False).last_hidden_state
+    return label_logits(model, hidden[torch.arange(len(last), device=hidden.device), last],
+                        label_ids)
+
+
 def binary_auc(scores: Sequence[float] | Tensor, labels: Sequence[int] | Tensor) -> float:
     """ROC AUC by ranks (Mann-Whitney U, ties get average ranks); NaN if one class is absent."""
     s = torch.as_tensor(scores, dtype=torch.float64).flatten()

@@ -107,7 +107,8 @@ STEPS: dict[str, StepSpec] = {
         derived=("evaluator.enabled", "evaluator.same_model", "evaluator_model.*"),
         doc="evaluator weights; model.* are those of evaluator_model when same_model=false"),
     "scores": StepSpec(
-        "scores", config=("evaluator.max_length",), inputs=("evaluator", "candidates", "dtype"),
+        "scores", config=("evaluator.max_length",),
+        inputs=("evaluator", "candidates", "dtype", "label_head"),
         derived=("evaluator.score_precision",),
         doc="S_cls of every stored candidate, computed in the dtype evaluator.score_precision "
             "resolves to on the machine (bf16 and fp32 scores differ slightly)"),
@@ -264,8 +265,10 @@ def evaluator_key(cfg: Any, model_cfg: Any, train_hash: str, val_hash: str,
 
 
 def scores_key(cfg: Any, evaluator_hash: str, candidates_hash: str, dtype: str) -> dict[str, Any]:
+    # label_head: the label logits are computed in fp32 from the last hidden state
+    # (mathft.models.evaluator.label_logits); bf16 scores written before that differ
     return _key("scores", cfg, {"evaluator": evaluator_hash, "candidates": candidates_hash,
-                                "dtype": dtype})
+                                "dtype": dtype, "label_head": "float32"})
 
 
 def metrics_key(cfg: Any, **inputs: str | None) -> dict[str, Any]:

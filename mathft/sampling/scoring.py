@@ -7,9 +7,12 @@ composition do not change a score (up to float summation order). Two paths, same
   candidates of a problem share the evaluator prompt up to their solutions. That common token
   prefix is run once per problem and its keys/values are kept; the candidates' own tokens
   (longest first, right-padded) attend to it and causally to themselves, two fused attention
-  calls merged by their log-sum-exps (as the ``prefix`` sampling engine does). Only the two
-  label rows of the LM head are applied, at the last token.
+  calls merged by their log-sum-exps (as the ``prefix`` sampling engine does).
 - ``plain``: one padded forward pass per batch of whole prompts (any causal LM, peft included).
+
+Both paths run the decoder in the scoring dtype and apply only the two label rows of the LM
+head, in fp32, at the last token (:func:`~mathft.models.evaluator.label_logits`): a bf16 head
+would quantise S_cls and tie candidates of one problem.
 
 Scores are appended to a ``ScoreStore`` after every batch (fsync'ed), and a rerun skips the
 keys already there (resumable). The scorer needs only problem texts and candidate texts, so any
@@ -32,9 +35,8 @@ from transformers import AttentionInterface
 
 from mathft.data.evaluator_data import encode_many, pad_rows, problem_texts
 from mathft.data.templates import EVALUATOR_PROMPT, LABEL_WORDS
-from mathft.models.evaluator import label_token_ids, last_token_logits
+from mathft.models.evaluator import label_logits, label_token_ids, last_token_label_logits
 from mathft.models.loading import attention_implementation
-from mathft.models.objectives import score_logit
 from mathft.records import Candidate, Problem
 from mathft.sampling.store import CandidateStore, ScoreStore
 from mathft.sampling.workers import balanced_groups, run_workers
@@ -64,9 +66,8 @@ def score_batch(
     """S_cls of pre-tokenized evaluator prompts, one forward pass for the batch."""
     device = next(model.parameters()).device
     input_ids, mask = pad_rows(ids, pad_id, padding_side)
-    logits = last_token_logits(model, input_ids.to(device), mask.to(device))
-    s = score_logit(logits, pos_id, neg_id).double()
-    return torch.sigmoid(s).cpu().tolist()
+    two = last_token_label_logits(model, input_ids.to(device), mask.to(device), (pos_id, neg_id))
+    return torch.sigmoid((two[:, 0] - two[:, 1]).double()).cpu().tolist()
 
 
 def scored_batches(
@@ -217,15 +218,12 @@ class PrefixScorer:
         if not prefix_supported(model):
             raise ValueError(f"prefix scoring does not support {type(model).__name__}")
         self.model, self.base, self.pad_id = model, model.model, int(pad_id)
-        head = model.get_output_embeddings()
-        idx = torch.tensor(label_ids, device=head.weight.device)
-        self.w = head.weight.detach().index_select(0, idx)  # the two label rows only
-        self.b = None if head.bias is None else head.bias.detach().index_select(0, idx)
+        self.label_ids = label_ids
         self.window_rows, self.window_groups = window_rows, window_groups
 
     def _prefill(self, ids: Sequence[int]) -> tuple[list[torch.Tensor], list[torch.Tensor]]:
         st = _PrefixState()
-        dev = self.w.device
+        dev = self.model.get_output_embeddings().weight.device
         self.base(input_ids=torch.tensor([list(ids)], device=dev),
                   position_ids=torch.arange(len(ids), device=dev)[None], use_cache=False,
                   score_state=st)
@@ -233,7 +231,7 @@ class PrefixScorer:
 
     def _suffixes(self, rows: Sequence[Sequence[int]], starts: Sequence[int],
                   segments: list[tuple[int, int, Any]]) -> list[float]:
-        dev = self.w.device
+        dev = self.model.get_output_embeddings().weight.device
         ids, mask = pad_rows(rows, self.pad_id, "right")
         pos = torch.tensor(starts)[:, None] + torch.arange(ids.shape[1])[None]
         st = _PrefixState()
@@ -242,7 +240,7 @@ class PrefixScorer:
                            score_state=st).last_hidden_state
         last = mask.sum(1) - 1
         h = hidden[torch.arange(len(rows), device=dev), last.to(dev)]
-        two = F.linear(h, self.w, self.b).float()
+        two = label_logits(self.model, h, self.label_ids)
         return torch.sigmoid((two[:, 0] - two[:, 1]).double()).cpu().tolist()
 
     @torch.inference_mode()

@@ -228,3 +228,30 @@ def test_score_workers_equal_one_process_and_resume(tokenizer, tiny_model, make_
     assert list(got) == [all_c[5].key] + [c.key for c in all_c if c.key != all_c[5].key]
     assert got.keys() == ref.keys() and max(abs(got[k] - ref[k]) for k in ref) < 1e-5
     assert not score_parts_dir(out.path).exists()
+
+
+def test_label_logits_keep_fp32_resolution_on_a_bf16_model(tokenizer, tiny_model):
+    """S_cls's logits come from the LM head's two label rows applied in fp32 (Eq. 7): a bf16
+    head would round l+ and l- to 8 mantissa bits and tie candidates re-ranking must order."""
+    import copy
+
+    from mathft.models.evaluator import label_logits
+
+    model = copy.deepcopy(tiny_model).to(torch.bfloat16)
+    pos, neg = label_token_ids(tokenizer)
+    w = model.get_output_embeddings().weight[[pos, neg]]
+    torch.manual_seed(0)
+    # 64 candidates of one problem: nearby last hidden states, label logits near 16
+    wf = w.float()
+    base = wf.sum(0) * 16 / (wf.sum(0) @ wf.T).mean()
+    h = (base + 0.02 * base.abs().mean() * torch.randn(64, w.shape[1])).to(torch.bfloat16)
+    two = label_logits(model, h, (pos, neg))
+    assert two.dtype == torch.float32
+    assert torch.allclose(two, h.float() @ wf.T, atol=1e-4, rtol=1e-5)
+    bf16_head = torch.nn.functional.linear(h, w).float()
+    assert bf16_head.abs().min() > 8   # logits where bf16's step is 1/16 or more
+    assert len(set((two[:, 0] - two[:, 1]).tolist())) == 64
+    assert len(set((bf16_head[:, 0] - bf16_head[:, 1]).tolist())) < 32
+    model.config.final_logit_softcapping = 4.0   # Gemma's final soft-capping is applied
+    capped = label_logits(model, h, (pos, neg))
+    assert torch.allclose(capped, torch.tanh(two / 4.0) * 4.0, atol=1e-5)
