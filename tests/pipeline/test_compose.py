@@ -172,7 +172,7 @@ def test_paper_scale_selects_gpu_trainer_and_n64(tmp_path: Path) -> None:
 def test_experiment_overrides_win_over_scale(tmp_path: Path) -> None:
     """experiment: is after scale: in the defaults list, so its sizes win (smoke stays small)."""
     cfg = _compose(["experiment=smoke", "scale=paper"], tmp_path)
-    assert cfg.eval.test.limit == 16 and cfg.sampling.n == 16
+    assert cfg.eval.test.levels == [1] and cfg.sampling.n == 16
 
 
 def test_sweep_grid_expansion_is_real() -> None:
