@@ -25,6 +25,7 @@ from typing import Any
 MATH_POOL = 12_000       # MATH train + test minus MATH500 (the paper's split pool)
 SPLIT_SIZES = {("math500", "test"): 500, ("math", "test"): 500, ("gsm8k", "test"): 1319}
 GSM8K_TRAIN = 7473
+MATH500_LEVELS = {1: 43, 2: 90, 3: 105, 4: 128, 5: 134}  # problems per level of MATH500
 
 
 @dataclass(frozen=True)
@@ -75,11 +76,15 @@ def _devices(cfg: Any, devices: int | None) -> int:
 
 
 def n_problems(cfg: Any, which: str) -> int:
-    """How many problems ``cfg.eval.<which>`` selects (levels filter: an upper bound)."""
+    """How many problems ``cfg.eval.<which>`` selects (a levels filter is exact on MATH500,
+    an upper bound elsewhere)."""
     node = _get(_get(cfg, "eval"), which)
     name, split = str(_get(node, "name", "math500")), str(_get(node, "split", "test"))
     data = _get(cfg, "data")
-    if (name, split) in SPLIT_SIZES:
+    levels = _get(node, "levels")
+    if (name, split) == ("math500", "test") and levels:
+        total = sum(MATH500_LEVELS.get(int(lv), 0) for lv in levels)
+    elif (name, split) in SPLIT_SIZES:
         total = SPLIT_SIZES[name, split]
     elif name == "gsm8k":
         n_val = int(_get(data, "gsm8k_n_val", 500))

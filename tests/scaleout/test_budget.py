@@ -44,8 +44,18 @@ def test_cpu_scale_and_no_evaluator() -> None:
     rows = estimate_budget(_cfg("experiment=smoke", "evaluator.enabled=false",
                                 "generator.train=false"))
     assert [r.step for r in rows] == ["sample:test"]  # the demo has no greedy pass
-    assert rows[0].samples == 16 * 16  # smoke: 16 test problems x N=16
+    assert rows[0].samples == 43 * 16  # smoke: the 43 level-1 test problems x N=16
     rows = estimate_budget(_cfg("experiment=smoke", "evaluator.enabled=false",
                                 "generator.train=false", "eval.greedy=true"))
     assert [r.step for r in rows] == ["sample:test_greedy", "sample:test"]
-    assert rows[0].samples == 16 and rows[1].samples == 16 * 16
+    assert rows[0].samples == 43 and rows[1].samples == 43 * 16
+
+
+def test_math500_level_sizes_match_the_shipped_data() -> None:
+    """The budget's per-level MATH500 counts (exact level filters) are the shipped file's."""
+    from collections import Counter
+
+    from mathft.data.sources import read_math500
+    from mathft.runs.budget import MATH500_LEVELS
+
+    assert dict(Counter(p.level for p in read_math500())) == MATH500_LEVELS
