@@ -67,10 +67,7 @@ def last_token_logits(model: torch.nn.Module, input_ids: Tensor, attention_mask:
     Positions are ``cumsum(mask) - 1`` so left padding does not shift them, and only the
     needed positions go through the LM head (``logits_to_keep``).
     """
-    mask = attention_mask.long()
-    width = mask.shape[1]
-    last = (torch.arange(width, device=mask.device) * mask).argmax(dim=1)
-    positions = (mask.cumsum(dim=1) - 1).clamp(min=0)
+    mask, last, positions = _last_and_positions(attention_mask)
     keep = torch.unique(last)
     kw = {"input_ids": input_ids, "attention_mask": mask, "position_ids": positions,
           "use_cache": False}
@@ -81,6 +78,13 @@ def last_token_logits(model: torch.nn.Module, input_ids: Tensor, attention_mask:
         logits = model(**kw).logits
         col = last
     return logits[torch.arange(len(last), device=logits.device), col]
+
+
+def _last_and_positions(attention_mask: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+    """``(mask, last real token per row, position ids)`` for left or right padding."""
+    mask = attention_mask.long()
+    last = (torch.arange(mask.shape[1], device=mask.device) * mask).argmax(dim=1)
+    return mask, last, (mask.cumsum(dim=1) - 1).clamp(min=0)
 
 
 def label_logits(model: torch.nn.Module, hidden: Tensor, label_ids: tuple[int, int]) -> Tensor:
@@ -112,9 +116,7 @@ def last_token_label_logits(model: torch.nn.Module, input_ids: Tensor, attention
     if decoder is None or model.get_output_embeddings() is None:
         logits = last_token_logits(model, input_ids, attention_mask)
         return logits[:, list(label_ids)].float()
-    mask = attention_mask.long()
-    last = (torch.arange(mask.shape[1], device=mask.device) * mask).argmax(dim=1)
-    positions = (mask.cumsum(dim=1) - 1).clamp(min=0)
+    mask, last, positions = _last_and_positions(attention_mask)
     hidden = decoder(input_ids=input_ids, attention_mask=mask, position_ids=positions,
                      use_cache=False).last_hidden_state
     return label_logits(model, hidden[torch.arange(len(last), device=hidden.device), last],

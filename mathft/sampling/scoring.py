@@ -67,6 +67,11 @@ def score_batch(
     device = next(model.parameters()).device
     input_ids, mask = pad_rows(ids, pad_id, padding_side)
     two = last_token_label_logits(model, input_ids.to(device), mask.to(device), (pos_id, neg_id))
+    return _s_cls(two)
+
+
+def _s_cls(two: torch.Tensor) -> list[float]:
+    """S_cls = sigmoid(l+ - l-) (Eq. 7) of label logits ``[B, 2]``, in float64."""
     return torch.sigmoid((two[:, 0] - two[:, 1]).double()).cpu().tolist()
 
 
@@ -240,8 +245,7 @@ class PrefixScorer:
                            score_state=st).last_hidden_state
         last = mask.sum(1) - 1
         h = hidden[torch.arange(len(rows), device=dev), last.to(dev)]
-        two = label_logits(self.model, h, self.label_ids)
-        return torch.sigmoid((two[:, 0] - two[:, 1]).double()).cpu().tolist()
+        return _s_cls(label_logits(self.model, h, self.label_ids))
 
     @torch.inference_mode()
     def batches(self, ids: Sequence[Sequence[int]], groups: Sequence[Hashable],
