@@ -8,6 +8,14 @@ fuses q/k/v into one matmul and gate/up into another, so greedy outputs stay equ
 ``generate`` (tested). It applies only to models whose layers all have the Llama layout and
 no sliding window: Llama/SmolLM2, Qwen2, Mistral without a window. Others (Gemma 3) use the
 HF modules.
+
+On a CPU with AMX tiles, a bf16 model's linear layers run through oneDNN with their weights
+reordered once into its blocked layout (:class:`PackedLinear`): at the 16-256 rows of a
+decode step ``F.linear`` starts from the plain weight layout on every call and reaches a
+quarter to a third of the one-thread bf16 peak, the packed call about half. The packed
+matmul computes the same products in another summation order (bf16 inputs, fp32
+accumulation), so samples agree with the unpacked step up to bf16 rounding, as they do
+across CPUs (benchmarks/README.md, "Intel Xeon with AMX").
 """
 
 from __future__ import annotations
@@ -18,6 +26,30 @@ import torch
 import torch.nn.functional as F
 
 SUPPORTED = ("llama", "qwen2", "mistral")
+
+
+def packing_available(dtype: torch.dtype) -> bool:
+    """Whether :class:`PackedLinear` is used for weights of ``dtype``: bf16 on a CPU with AMX
+    tiles and torch's oneDNN linear ops (measured faster there at every decode shape)."""
+    return (dtype == torch.bfloat16 and torch.backends.mkldnn.is_available()
+            and bool(getattr(torch.cpu, "_is_amx_tile_supported", lambda: False)())
+            and hasattr(torch.ops.mkldnn, "_reorder_linear_weight"))
+
+
+class PackedLinear:
+    """``y = x W^T + b`` with ``W`` reordered once into oneDNN's layout (or plain
+    ``F.linear`` where :func:`packing_available` is false)."""
+
+    def __init__(self, weight: torch.Tensor, bias: torch.Tensor | None, packed: bool):
+        w = weight.detach()
+        self.packed = packed
+        self.weight = torch.ops.mkldnn._reorder_linear_weight(w, 64) if packed else w
+        self.bias = bias.detach() if bias is not None else None
+
+    def __call__(self, x: torch.Tensor) -> torch.Tensor:
+        if self.packed:
+            return torch.ops.mkldnn._linear_pointwise(x, self.weight, self.bias, "none", [], "")
+        return F.linear(x, self.weight, self.bias)
 
 
 def _cat(mods: list[Any], attr: str) -> torch.Tensor | None:
@@ -31,18 +63,27 @@ def _cat(mods: list[Any], attr: str) -> torch.Tensor | None:
 class FusedDecoder:
     """Fused weights of one model; :meth:`step` returns next-token logits ``[rows, vocab]``."""
 
-    def __init__(self, model: Any):
+    def __init__(self, model: Any, pack: bool | None = None):
         self.model = model
         self.base = model.model
+        dtype = model.lm_head.weight.dtype
+        self.packed = packing_available(dtype) if pack is None else pack
+
+        def lin(w: torch.Tensor, b: torch.Tensor | None = None) -> PackedLinear:
+            return PackedLinear(w, b, self.packed)
+
         self.layers = []
         for layer in self.base.layers:
             a, m = layer.self_attn, layer.mlp
             qkv = [a.q_proj, a.k_proj, a.v_proj]
             gu = [m.gate_proj, m.up_proj]
             self.layers.append((
-                layer, torch.cat([p.weight for p in qkv]).contiguous(), _cat(qkv, "bias"),
-                torch.cat([p.weight for p in gu]).contiguous(), _cat(gu, "bias"),
+                layer, lin(torch.cat([p.weight for p in qkv]).contiguous(), _cat(qkv, "bias")),
+                lin(a.o_proj.weight, a.o_proj.bias),
+                lin(torch.cat([p.weight for p in gu]).contiguous(), _cat(gu, "bias")),
+                lin(m.down_proj.weight, m.down_proj.bias),
                 a.q_proj.out_features, a.k_proj.out_features, m.gate_proj.out_features))
+        self.head = lin(model.lm_head.weight, getattr(model.lm_head, "bias", None))
 
     @staticmethod
     def supports(model: Any) -> bool:
@@ -54,13 +95,13 @@ class FusedDecoder:
             a, m = getattr(layer, "self_attn", None), getattr(layer, "mlp", None)
             if a is None or m is None or getattr(a, "sliding_window", None) is not None:
                 return False
-            fused = [getattr(a, n, None) for n in ("q_proj", "k_proj", "v_proj")] + \
-                [getattr(m, n, None) for n in ("gate_proj", "up_proj")]
-            # plain linears only: fusing a LoRA-wrapped projection would drop its adapter
-            if any(type(p) is not torch.nn.Linear for p in fused) or \
-                    not hasattr(a, "o_proj") or not hasattr(m, "down_proj"):
+            read = [getattr(a, n, None) for n in ("q_proj", "k_proj", "v_proj", "o_proj")] + \
+                [getattr(m, n, None) for n in ("gate_proj", "up_proj", "down_proj")]
+            # plain linears only: reading a LoRA-wrapped projection's weight would drop its adapter
+            if any(type(p) is not torch.nn.Linear for p in read):
                 return False
-        return hasattr(base, "rotary_emb") and hasattr(model, "lm_head")
+        head = getattr(model, "lm_head", None)
+        return hasattr(base, "rotary_emb") and type(head) is torch.nn.Linear
 
     def step(self, batch: Any, ids: torch.Tensor, pos: torch.Tensor) -> torch.Tensor:
         """One token per row: ``ids`` and ``pos`` are ``[rows]``."""
@@ -68,9 +109,9 @@ class FusedDecoder:
         cos, sin = self.base.rotary_emb(x[:, None], position_ids=pos[:, None])
         cos, sin = cos.to(x.dtype), sin.to(x.dtype)  # [rows, 1, d]
         rows = x.shape[0]
-        for layer, w_qkv, b_qkv, w_gu, b_gu, nq, nk, ni in self.layers:
+        for layer, qkv_proj, o_proj, gu_proj, down_proj, nq, nk, ni in self.layers:
             a = layer.self_attn
-            qkv = F.linear(layer.input_layernorm(x), w_qkv, b_qkv)
+            qkv = qkv_proj(layer.input_layernorm(x))
             d = a.head_dim
             q = qkv[:, :nq].view(rows, -1, d)
             k = qkv[:, nq : nq + nk].view(rows, -1, d)
@@ -78,11 +119,10 @@ class FusedDecoder:
             q, k = _rope(q, cos, sin), _rope(k, cos, sin)
             keys, values = batch.update(k[:, :, None], v[:, :, None], a.layer_idx)
             att = batch.attend(a, q[:, :, None], keys, values, a.scaling, None)
-            x = x + a.o_proj(att.reshape(rows, -1))
-            gu = F.linear(layer.post_attention_layernorm(x), w_gu, b_gu)
-            m = layer.mlp
-            x = x + m.down_proj(m.act_fn(gu[:, :ni]) * gu[:, ni:])
-        return self.model.lm_head(self.base.norm(x)).float()
+            x = x + o_proj(att.reshape(rows, -1))
+            gu = gu_proj(layer.post_attention_layernorm(x))
+            x = x + down_proj(layer.mlp.act_fn(gu[:, :ni]) * gu[:, ni:])
+        return self.head(self.base.norm(x)).float()
 
 
 def _rope(x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch.Tensor:
@@ -91,4 +131,4 @@ def _rope(x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch.Tensor
     return x * cos + rotated * sin
 
 
-__all__ = ["FusedDecoder"]
+__all__ = ["FusedDecoder", "PackedLinear", "packing_available"]

@@ -6,11 +6,13 @@ import copy
 
 import pytest
 import torch
+import torch.nn.functional as F
 from transformers import Gemma3ForCausalLM, Gemma3TextConfig
 
 from mathft.sampling.draw import draw_tokens
 from mathft.sampling.engine import Request, SamplingParams, compute_dtype, sample_seed
 from mathft.sampling.factory import resolve_engine
+from mathft.sampling.fused import FusedDecoder, PackedLinear, packing_available
 from mathft.sampling.hf import HFEngine
 from mathft.sampling.prefix import PrefixEngine
 
@@ -168,3 +170,36 @@ def test_bfloat16_decodes_like_hf_on_the_bf16_model(tiny_model, tok, fused: bool
     sampled = eng.generate_requests([Request(x, j) for x in PROMPTS for j in range(2)],
                                     SamplingParams(max_new_tokens=8, batch_size=4))
     assert len(sampled) == 6 and len({g.text for g in sampled}) > 1
+
+
+@pytest.mark.skipif(not packing_available(torch.bfloat16),
+                    reason="oneDNN weight packing is used only on CPUs with AMX tiles")
+def test_packed_linears_compute_the_same_step(tiny_model, tok) -> None:
+    """On AMX CPUs the bf16 fused step runs its linears with oneDNN-packed weights: each equals
+    ``F.linear`` up to bf16 rounding, at every row count a decode step has, and greedy decoding
+    starts like the unpacked step (same peaked model as above)."""
+    torch.manual_seed(0)
+    for rows in (1, 7, 64, 200):
+        x = torch.randn(rows, 96, dtype=torch.bfloat16)
+        w, b = torch.randn(80, 96, dtype=torch.bfloat16), torch.randn(80, dtype=torch.bfloat16)
+        got, ref = PackedLinear(w, b, True)(x), F.linear(x, w, b)
+        assert got.shape == ref.shape
+        torch.testing.assert_close(got.float(), ref.float(), rtol=2e-2, atol=0.25)
+    model = copy.deepcopy(tiny_model)
+    with torch.no_grad():
+        model.lm_head.weight.mul_(40.0)
+    p = SamplingParams(greedy=True, max_new_tokens=12, batch_size=4, stop_on_answer=False)
+    reqs = [Request(x) for x in PROMPTS]
+    packed = PrefixEngine(model, tok, precision="bfloat16")
+    assert packed.fused is not None and packed.fused.packed
+    plain = PrefixEngine(model, tok, precision="bfloat16")
+    plain.fused = FusedDecoder(plain.model, pack=False)
+    first = [[tok.encode(g.text, add_special_tokens=False)[:2] for g in e.generate_requests(reqs, p)]
+             for e in (packed, plain)]
+    assert first[0] == first[1]
+
+
+def test_unpacked_linear_is_f_linear() -> None:
+    """Where packing is not used (fp32, or no AMX) the step's linears are exactly ``F.linear``."""
+    x, w = torch.randn(5, 12), torch.randn(7, 12)
+    assert torch.equal(PackedLinear(w, None, False)(x), F.linear(x, w))
