@@ -129,9 +129,12 @@ def evaluator_table(diag: Mapping[str, Any], train: Mapping[str, Any], title: st
     t = Table("evaluator", f"{title}: the evaluator on the test candidates", ["measure", "value",
                                                                                "95% CI"])
     counts = train.get("counts") or {}
-    if counts:
+    if counts.get("correct") or counts.get("incorrect"):  # pointwise objectives (xent)
         t.add_row("training examples: correct / incorrect",
                   f"{counts.get('correct', 0)} / {counts.get('incorrect', 0)}", "–")
+    if counts.get("pairs"):  # pairwise objectives (margin, bt): one correct, one incorrect
+        t.add_row("training pairs (correct, incorrect of one problem) / problems",
+                  f"{counts['pairs']} / {counts.get('problems_used', '?')}", "–")
     if train.get("val_auc") is not None:
         t.add_row("validation AUC (end of training)", Number(float(train["val_auc"]), ".3f"), "–")
     t.add_row("test candidates: correct / all",

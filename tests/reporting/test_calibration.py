@@ -61,6 +61,15 @@ def test_single_class_gives_nan_aucs_not_an_error(tmp_path: Path) -> None:
     assert "cannot be measured" in t.notes[0]
 
 
+def test_pairwise_training_counts_are_reported_as_pairs() -> None:
+    """A margin evaluator trains on pairs: its table says how many, not '0 / 0' candidates."""
+    d = evaluator_diagnostics([_pc("a", [True, False], [0.9, 0.1])], n_boot=20)
+    counts = {"correct": 0, "incorrect": 0, "pairs": 1120, "problems_used": 112}
+    cells = {r[0]: r[1:] for r in evaluator_table(d, {"counts": counts}, "x").rows}
+    assert "training examples: correct / incorrect" not in cells
+    assert cells["training pairs (correct, incorrect of one problem) / problems"][0] == "1120 / 112"
+
+
 def test_unscored_problems_are_refused() -> None:
     with pytest.raises(ValueError, match="needs evaluator scores"):
         evaluator_diagnostics([ProblemCandidates("a", (None,), (True,), (None,))])
