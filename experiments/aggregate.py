@@ -166,15 +166,17 @@ def _vs_maj1(row: Mapping[str, Any]) -> Estimate:
 
 def table7(cells: list[Cell]) -> Table:
     t = Table("table7_strategies", f"Table 7: re-ranking strategies ({_n(cells)}; %, CI)",
-              ["model", "strategy", "accuracy", "evaluator cost", "vs Maj1 (paired)",
-               "paper (PaLM 2-L, xent)"])
-    for c in cells:
+              ["model", "objective", "strategy", "accuracy", "evaluator cost",
+               "vs Maj1 (paired)", "paper (PaLM 2-L, xent)"])
+    for c in sorted(cells, key=lambda c: (c["cell"]["model"], c["cell"]["objective"])):
+        obj = c["cell"]["objective"]
         for name, row in c.get("rerank", {}).items():
             key = next((k for k in PAPER_T7 if name == k or (k.endswith("-K") and
                         name.startswith(k[:-1])) or (k == "Maj1.TopN" and
                         name.startswith("Maj1.Top"))), None)
-            t.add_row(c["cell"]["model"], name, _est(row), Number(float(row["cost_ratio"])),
-                      _vs_maj1(row), PAPER_T7.get(key, "–") if key else "–")
+            paper = PAPER_T7.get(key, "–") if key and obj == "xent" else "–"
+            t.add_row(c["cell"]["model"], obj, name, _est(row), Number(float(row["cost_ratio"])),
+                      _vs_maj1(row), paper)
     return t
 
 

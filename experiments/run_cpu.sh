@@ -18,8 +18,8 @@ declare -A EXTRA=(
   [table5_fewshot_style]="model=smollm2_135m"
   [table4_sequential]="objective=margin"   # the paper's better objective; xent: add objective=xent,margin
   [table6_cross_model]=""
-  [table7_strategies]=""
-  [fig1_topk]="objective=xent"
+  [table7_strategies]="|objective=margin"   # the paper's Table 7 is xent; margin beside it
+  [fig1_topk]="objective=xent|objective=margin"
 )
 for t in $TABLES; do
   sweep="outputs/multirun/$t/cpu"
