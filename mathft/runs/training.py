@@ -51,16 +51,26 @@ class ValHistory(pl.Callback):
     """The ``val/*`` metrics of every validation of a fit, with its global step: the loss curve
     a step records in its ``DONE.json``. Kept in ``last.ckpt``, so a resumed fit keeps the
     points before the stop (under ``ddp_spawn`` only the launching process's final validation
-    is seen)."""
+    is seen).
 
-    def __init__(self) -> None:
+    Lightning writes ``last.ckpt`` at the end of a step's batch and validates after it, so a
+    checkpoint of a step that also validates would lack that validation's point; when
+    ``ckpt_path`` and its cadence ``every_n`` are given, ``last.ckpt`` of such a step is
+    written again once the point is recorded."""
+
+    def __init__(self, ckpt_path: Path | None = None, every_n: int = 0) -> None:
         self.points: list[dict[str, float]] = []
+        self.ckpt_path, self.every_n = ckpt_path, every_n
 
     def on_validation_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         vals = {k: float(v) for k, v in trainer.callback_metrics.items()
                 if k.startswith("val/") and v.numel() == 1}
         if vals and not trainer.sanity_checking:
             self.points.append({"step": int(trainer.global_step), **vals})
+            step = int(trainer.global_step)
+            if self.ckpt_path is not None and self.every_n > 0 and step % self.every_n == 0 \
+                    and self.ckpt_path.exists():
+                trainer.save_checkpoint(str(self.ckpt_path))
 
     def state_dict(self) -> dict[str, Any]:
         return {"points": self.points}
@@ -77,7 +87,7 @@ def build_trainer(cfg: DictConfig, max_steps: int, ckpt_dir: Path, logger: Any,
         ModelCheckpoint(dirpath=str(ckpt_dir), save_last=True, save_top_k=0,
                         every_n_train_steps=int(cfg.run.ckpt_every_n_steps)),
         StepCounter(),  # global_step back from ddp_spawn workers
-        ValHistory(),
+        ValHistory(ckpt_dir / "last.ckpt", int(cfg.run.ckpt_every_n_steps)),
         *extra_callbacks,
     ]
     if logger:
