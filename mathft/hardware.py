@@ -12,13 +12,18 @@ from __future__ import annotations
 from omegaconf import OmegaConf
 
 
+def amx_tiles() -> bool:
+    """Whether this CPU has AMX tiles (torch's own probe; False where torch lacks it)."""
+    import torch
+
+    return bool(getattr(torch.cpu, "_is_amx_tile_supported", lambda: False)())
+
+
 def fast_bf16() -> bool:
     """Whether this CPU has bf16 matmul kernels worth using (AMX tiles or AVX512-BF16)."""
     import torch
 
-    cpu = torch.cpu
-    return bool(getattr(cpu, "_is_amx_tile_supported", lambda: False)()
-                or getattr(cpu, "_is_avx512_bf16_supported", lambda: False)())
+    return amx_tiles() or bool(getattr(torch.cpu, "_is_avx512_bf16_supported", lambda: False)())
 
 
 def auto_precision() -> str:

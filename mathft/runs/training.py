@@ -66,8 +66,8 @@ class ValHistory(pl.Callback):
         vals = {k: float(v) for k, v in trainer.callback_metrics.items()
                 if k.startswith("val/") and v.numel() == 1}
         if vals and not trainer.sanity_checking:
-            self.points.append({"step": int(trainer.global_step), **vals})
             step = int(trainer.global_step)
+            self.points.append({"step": step, **vals})
             if self.ckpt_path is not None and self.every_n > 0 and step % self.every_n == 0 \
                     and self.ckpt_path.exists():
                 trainer.save_checkpoint(str(self.ckpt_path))

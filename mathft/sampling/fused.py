@@ -25,6 +25,8 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 
+from mathft import hardware
+
 SUPPORTED = ("llama", "qwen2", "mistral")
 
 
@@ -32,8 +34,7 @@ def packing_available(dtype: torch.dtype) -> bool:
     """Whether :class:`PackedLinear` is used for weights of ``dtype``: bf16 on a CPU with AMX
     tiles and torch's oneDNN linear ops (measured faster there at every decode shape)."""
     return (dtype == torch.bfloat16 and torch.backends.mkldnn.is_available()
-            and bool(getattr(torch.cpu, "_is_amx_tile_supported", lambda: False)())
-            and hasattr(torch.ops.mkldnn, "_reorder_linear_weight"))
+            and hardware.amx_tiles() and hasattr(torch.ops.mkldnn, "_reorder_linear_weight"))
 
 
 class PackedLinear:
