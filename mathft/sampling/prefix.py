@@ -73,7 +73,7 @@ class _Batch:
         self.prefill_unit: _Unit | None = None
         self.segments: list[tuple[int, int, _Unit]] = []
         self.write_at = torch.zeros(0, dtype=torch.long)
-        self._masks: dict[tuple[Any, ...], torch.Tensor] = {}
+        self._memo: dict[tuple[Any, ...], Any] = {}  # per decode step: masks, own lengths
 
     def __len__(self) -> int:
         return len(self.req)
@@ -92,11 +92,14 @@ class _Batch:
         keep = [i for i, d in enumerate(self.done) if d is None]
         if len(keep) == len(self.done):
             return
-        if keep and self.gen_k:
-            idx = torch.tensor(keep)
-            used = max(len(self.tokens[i]) for i in keep)
+        # rows before the first dropped one stay where they are; the others move up, and only
+        # the cache positions they have written are copied
+        first = next((j for j, i in enumerate(keep) if i != j), len(keep))
+        if first < len(keep) and self.gen_k:
+            idx = torch.tensor(keep[first:])
+            used = max(len(self.tokens[i]) for i in keep[first:])
             for cache in (*self.gen_k, *self.gen_v):
-                cache[: len(keep), :, :used] = cache.index_select(0, idx)[:, :, :used]
+                cache[first : len(keep), :, :used] = cache[:, :, :used].index_select(0, idx)
         for name in ("units", "req", "tokens", "done"):
             setattr(self, name, [getattr(self, name)[i] for i in keep])
         self.resegment()
@@ -104,14 +107,24 @@ class _Batch:
     def gen_mask(self, used: int, window: int | None, dtype: torch.dtype) -> torch.Tensor:
         """Additive mask ``[rows, 1, 1, used]`` over the generated tokens (memoised per step)."""
         key = (used, window, dtype)
-        if key not in self._masks:
+        if key not in self._memo:
             j = torch.arange(used)
             bad = j[None, :] > self.write_at[:, None]
             if window is not None:
                 bad |= j[None, :] <= self.write_at[:, None] - window
-            self._masks[key] = torch.zeros(bad.shape, dtype=dtype).masked_fill_(bad, float("-inf"))[
+            self._memo[key] = torch.zeros(bad.shape, dtype=dtype).masked_fill_(bad, float("-inf"))[
                 :, None, None, :]
-        return self._masks[key]
+        return self._memo[key]
+
+    def own_lengths(self) -> list[int]:
+        """Per segment, the generated tokens its rows attend to this step (memoised per step).
+
+        A unit's rows are admitted together and each decode step extends every unfinished row,
+        so they all have this many; a finished row not yet compacted has fewer, and its
+        output is discarded."""
+        if ("own",) not in self._memo:
+            self._memo[("own",)] = [int(self.write_at[s:e].max()) + 1 for s, e, _ in self.segments]
+        return self._memo[("own",)]
 
     # -- the model's attention calls these two -------------------------------------------
     def update(self, key: torch.Tensor, value: torch.Tensor, layer_idx: int, **_: Any):
@@ -149,9 +162,13 @@ class _Batch:
         g = heads // kvh
         qf = q.reshape(b, kvh, g, d)
         layer = module.layer_idx
-        # own generated tokens: one masked flash call over all rows
-        o_gen, l_gen = _flash(qf, k, v, attn_mask=self.gen_mask(k.shape[2], window, q.dtype),
-                              scale=scaling)
+        if window is None:  # own generated tokens: one unpadded call per unit
+            own = [_flash(qf[s:e], k[s:e, :, :n], v[s:e, :, :n], attn_mask=None, scale=scaling)
+                   for (s, e, _), n in zip(self.segments, self.own_lengths())]
+            o_gen, l_gen = torch.cat([o for o, _ in own]), torch.cat([lse for _, lse in own])
+        else:  # a sliding window: one call over all rows, masked
+            o_gen, l_gen = _flash(qf, k, v, attn_mask=self.gen_mask(k.shape[2], window, q.dtype),
+                                  scale=scaling)
         # the shared prompt: one call per prompt, its rows' queries stacked
         o_pr, l_pr = torch.empty_like(o_gen), torch.empty_like(l_gen)
         for s, e, u in self.segments:
@@ -312,7 +329,7 @@ class PrefixEngine(SamplingEngine):
         """One decode step for every row (finished rows still compute until compacted)."""
         lens = torch.tensor([len(t) for t in batch.tokens])
         batch.write_at = lens - 1
-        batch._masks.clear()
+        batch._memo.clear()
         last = torch.tensor([t[-1] for t in batch.tokens])[:, None]
         lp = torch.tensor([len(u.ids) for u in batch.units])
         if self.fused is not None:

@@ -203,3 +203,81 @@ def test_unpacked_linear_is_f_linear() -> None:
     """Where packing is not used (fp32, or no AMX) the step's linears are exactly ``F.linear``."""
     x, w = torch.randn(5, 12), torch.randn(7, 12)
     assert torch.equal(PackedLinear(w, None, False)(x), F.linear(x, w))
+
+
+def _decode_batch(lengths: list[int], rows_per_unit: int, layers: int = 1,
+                  kvh: int = 2, d: int = 8, max_new: int = 12):
+    """A decode-state batch: one unit per entry of ``lengths``, its rows that many tokens in,
+    random prompt and generated caches (positions past a row's length hold junk)."""
+    from mathft.sampling.prefix import _Batch, _Unit
+
+    torch.manual_seed(0)
+    batch = _Batch(capacity=len(lengths) * rows_per_unit, max_new=max_new)
+    for u_i, n in enumerate(lengths):
+        unit = _Unit(ids=list(range(3 + u_i)), requests=[])
+        unit.keys = [torch.randn(kvh, 3 + u_i, d) for _ in range(layers)]
+        unit.values = [torch.randn(kvh, 3 + u_i, d) for _ in range(layers)]
+        for _ in range(rows_per_unit):
+            batch.units.append(unit)
+            batch.req.append(len(batch.req))
+            batch.tokens.append(list(range(n)))
+            batch.done.append(None)
+    batch.resegment()
+    shape = (batch.capacity, kvh, max_new, d)
+    batch.gen_k = [torch.randn(shape) for _ in range(layers)]
+    batch.gen_v = [torch.randn(shape) for _ in range(layers)]
+    batch.write_at = torch.tensor([len(t) - 1 for t in batch.tokens])
+    return batch
+
+
+def test_own_token_attention_per_unit_equals_one_masked_call() -> None:
+    """Each unit's rows attend to exactly their own tokens: the same output and log-sum-exp as
+    the masked call over all rows padded to the longest (the sliding-window path's)."""
+    from types import SimpleNamespace
+
+    from mathft.sampling.prefix import _flash
+
+    batch = _decode_batch([7, 2, 5], rows_per_unit=3)
+    rows, heads, d = len(batch), 4, 8
+    q = torch.randn(rows, heads, 1, d)
+    used = int(batch.write_at.max()) + 1
+    k, v = batch.gen_k[0][:rows, :, :used], batch.gen_v[0][:rows, :, :used]
+    out = batch.attend(SimpleNamespace(layer_idx=0), q, k, v, 0.3, None)
+    # reference: the masked one-call own part, the per-unit prompt part, merged
+    qf = q.reshape(rows, 2, 2, d)
+    o_gen, l_gen = _flash(qf, k, v, attn_mask=batch.gen_mask(used, None, q.dtype), scale=0.3)
+    ref = torch.empty_like(out)
+    for s, e, u in batch.segments:
+        qs = qf[s:e].permute(1, 0, 2, 3).reshape(1, 2, (e - s) * 2, d)
+        o, lse = _flash(qs, u.keys[0][None], u.values[0][None], attn_mask=None, scale=0.3)
+        o_pr = o[0].view(2, e - s, 2, d).permute(1, 0, 2, 3)
+        l_pr = lse[0].view(2, e - s, 2).permute(1, 0, 2)
+        m = torch.maximum(l_gen[s:e], l_pr)
+        w_g, w_p = (l_gen[s:e] - m).exp()[..., None], (l_pr - m).exp()[..., None]
+        ref[s:e] = ((o_gen[s:e] * w_g + o_pr * w_p) / (w_g + w_p)).reshape(e - s, 1, heads, d)
+    assert torch.allclose(out, ref, atol=1e-5)
+    # and it reads nothing past a unit's length: junk there does not change the output
+    for cache in (batch.gen_k[0], batch.gen_v[0]):
+        for s, e, _ in batch.segments:
+            cache[s:e, :, int(batch.write_at[s]) + 1:] = 1e4
+    assert torch.equal(batch.attend(SimpleNamespace(layer_idx=0), q, k, v, 0.3, None), out)
+
+
+@pytest.mark.parametrize("drop", [[0], [4], [1, 2, 7], [8], list(range(9))])
+def test_compact_keeps_each_kept_rows_cache(drop: list[int]) -> None:
+    """Dropping finished rows moves the later ones up with every position they wrote; rows
+    before the first dropped one stay put."""
+    batch = _decode_batch([6, 3, 9], rows_per_unit=3, layers=2)
+    before = [(batch.req[i], [c[i, :, : len(batch.tokens[i])].clone()
+                              for c in (*batch.gen_k, *batch.gen_v)])
+              for i in range(len(batch)) if i not in drop]
+    for i in drop:
+        batch.done[i] = "eos"
+    batch.compact()
+    assert batch.req == [r for r, _ in before]
+    for i, (_, caches) in enumerate(before):
+        for c, want in zip((*batch.gen_k, *batch.gen_v), caches):
+            assert torch.equal(c[i, :, : want.shape[1]], want)
+    assert [e - s for s, e, _ in batch.segments] == [
+        sum(1 for i in range(3 * u, 3 * u + 3) if i not in drop) for u in range(3)
+        if any(i not in drop for i in range(3 * u, 3 * u + 3))]
