@@ -21,6 +21,7 @@ from typing import Any
 
 from mathft.io import atomic_write_text
 from mathft.reporting.tables import Estimate, Number, Table, log_tables, to_markdown
+from mathft.runs.report import paired_between, vs_maj1
 
 Cell = dict[str, Any]
 
@@ -109,6 +110,15 @@ def table2(cells: list[Cell]) -> Table:
             c = by.get((label, m))
             row += [gen(c, k) if c else None for k in ("Pass@1", "Maj1@N", "Pass@N")]
         t.add_row(*row, *PAPER_T2[label])
+    for m in models:  # the paper's first claim: SSFT beats few-shot prompting
+        few = by.get(("few-shot", m))
+        for label in ["MATH", "PRM800K", "MATH + PRM800K"]:
+            c = by.get((label, m))
+            d = {k: paired_between(c, few, k) for k in ("Maj1@N", "Pass@N")} if c and few \
+                else {}
+            if any(v is not None for v in d.values()):
+                t.notes.append(f"{m}, SSFT on {label} − few-shot (paired, same problems): " +
+                               "; ".join(f"{k} {v.fmt()}" for k, v in d.items() if v))
     return t
 
 
@@ -127,21 +137,30 @@ def table3(cells: list[Cell]) -> Table:
 
 def table4(cells: list[Cell]) -> Table:
     t = Table("table4_sequential", f"Table 4: SSFT vs sequential multi-task ({_n(cells)}; %, CI)",
-              ["model", "training", "Pass@1", "Maj1@N", "Pass@N", "paper (PaLM 2-L)"])
+              ["model", "training", "Pass@1", "Maj1@N", "Pass@N", "Maj1@N vs SSFT (paired)",
+               "paper (PaLM 2-L)"])
     by = _unique(cells, lambda c: (c["cell"]["model"], "ssft" if c["cell"]["stages"] == "ssft"
                                    else f"sequential {c['cell']['objective']}"))
     for (model, label), c in sorted(by.items()):
+        base = by.get((model, "ssft"))
         t.add_row(model, label, gen(c, "Pass@1"), gen(c, "Maj1@N"), gen(c, "Pass@N"),
+                  paired_between(c, base, "Maj1@N") if base and label != "ssft" else None,
                   PAPER_T4.get(label, "–"))
     return t
 
 
 def table5(cells: list[Cell]) -> Table:
     t = Table("table5_fewshot_style", f"Table 5: few-shot exemplar style ({_n(cells)}; %, CI)",
-              ["model", "exemplars", "Pass@1", "Maj1@N", "Pass@N"])
+              ["model", "exemplars", "Pass@1", "Maj1@N", "Pass@N", "Maj1@N vs MATH-style (paired)",
+               "Pass@N vs MATH-style (paired)"])
     by = _unique(cells, lambda c: (c["cell"]["model"], c["cell"]["prompt"]))
     for (model, prompt), c in sorted(by.items()):
-        t.add_row(model, prompt, gen(c, "Pass@1"), gen(c, "Maj1@N"), gen(c, "Pass@N"))
+        # the same number of MATH-style exemplars ("4-shot math"), same chat mode
+        ref = prompt.replace("prm800k", "math")
+        base = by.get((model, ref))
+        other = base is not None and ref != prompt
+        t.add_row(model, prompt, gen(c, "Pass@1"), gen(c, "Maj1@N"), gen(c, "Pass@N"),
+                  *(paired_between(c, base, k) if other else None for k in ("Maj1@N", "Pass@N")))
     t.notes.append("Paper: PRM800K-style exemplars change little over MATH-style ones when "
                    "prompting; the style effect comes through fine-tuning.")
     return t
@@ -158,12 +177,6 @@ def table6(cells: list[Cell]) -> Table:
     return t
 
 
-def _vs_maj1(row: Mapping[str, Any]) -> Estimate:
-    """The paired difference to Maj1 of a metrics row (signed, with its CI)."""
-    return Estimate(float(row["vs_maj1"]), float(row["vs_maj1_lo"]), float(row["vs_maj1_hi"]),
-                    int(row.get("n_problems", 0)), signed=True)
-
-
 def table7(cells: list[Cell]) -> Table:
     t = Table("table7_strategies", f"Table 7: re-ranking strategies ({_n(cells)}; %, CI)",
               ["model", "objective", "strategy", "accuracy", "evaluator cost",
@@ -176,7 +189,7 @@ def table7(cells: list[Cell]) -> Table:
                         name.startswith("Maj1.Top"))), None)
             paper = PAPER_T7.get(key, "–") if key and obj == "xent" else "–"
             t.add_row(c["cell"]["model"], obj, name, _est(row), Number(float(row["cost_ratio"])),
-                      _vs_maj1(row), paper)
+                      vs_maj1(row), paper)
     return t
 
 

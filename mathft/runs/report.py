@@ -17,6 +17,7 @@ from omegaconf import DictConfig
 
 from mathft.io import atomic_write_json
 from mathft.reporting.tables import Estimate, Number, Table
+from mathft.rerank.bootstrap import paired_bootstrap
 from mathft.rerank.candidates import ProblemCandidates, build_problem_candidates, greedy_correct
 from mathft.rerank.metrics import MetricResult, evaluate_many, pass_at_1
 from mathft.rerank.selection import select_on_validation
@@ -73,8 +74,10 @@ def cell_metrics(
     levels: Mapping[str, int | None] | None = None,
 ) -> dict[str, Any]:
     """All metrics of one cell as JSON-ready dicts: ``generation``, ``rerank``, ``selection``,
-    and with ``levels`` (problem id -> MATH level) ``by_level``: every row on each level's
-    problems, with its paired difference to Maj1@N there."""
+    ``per_problem`` (each row's value on each test problem, for paired differences between
+    cells: :func:`paired_between`), and with ``levels`` (problem id -> MATH level)
+    ``by_level``: every row on each level's problems, with its paired difference to Maj1@N
+    there."""
     n_boot, seed = int(rr.n_boot), int(rr.seed)
     ekw = {"n_sub": rr.get("n_sub"), "n_subsets": int(rr.n_subsets), "seed": seed}
     ids = [pc.problem_id for pc in test]
@@ -95,6 +98,8 @@ def cell_metrics(
         "n_problems": len(test), "n_samples": n,
         "generation": {name: _row(r, n_boot, seed) for name, r in gen.items()},
         "rerank": {}, "selection": {},
+        "per_problem": {"problem_ids": ids, "n_boot": n_boot, "seed": seed,
+                        "rows": {name: _values(r, ids) for name, r in gen.items()}},
     }
     scored = bool(test) and all(pc.scores is not None for pc in test)
     results = evaluate_many(test, [_strategy(name, rr) for name in rr.strategies], **ekw) \
@@ -108,6 +113,7 @@ def cell_metrics(
         return out
     for res in results:
         out["rerank"][res.name] = _row_vs_maj1(res, maj1, n_boot, seed)
+        out["per_problem"]["rows"].setdefault(res.name, _values(res, ids))
     if val and rr.select_on_validation and all(pc.scores is not None for pc in val):
         for name in rr.strategies:
             if name not in TUNED:
@@ -117,6 +123,31 @@ def cell_metrics(
                                        n_boot=n_boot, **ekw)
             out["selection"][name] = rep.to_dict()
     return out
+
+
+def _values(res: MetricResult, ids: list[str]) -> list[float]:
+    """``res``'s per-problem values in the order of ``ids``."""
+    at = dict(zip(res.problem_ids, res.correct.tolist()))
+    return [float(at[p]) for p in ids]
+
+
+def paired_between(a: Mapping[str, Any], b: Mapping[str, Any], row: str) -> Estimate | None:
+    """Row ``row`` of cell ``a`` minus the same row of cell ``b`` (two cells' metrics), paired
+    over their common test problems, with the cells' bootstrap settings; None where either
+    cell lacks the row's per-problem values (metrics written before they were kept).
+
+    Raises if the two cells were evaluated on different problems: such a difference is not
+    paired, and a table must not print it as if it were."""
+    pa, pb = a.get("per_problem"), b.get("per_problem")
+    if not pa or not pb or row not in pa["rows"] or row not in pb["rows"]:
+        return None
+    if set(pa["problem_ids"]) != set(pb["problem_ids"]):
+        raise ValueError(f"cannot pair {row} of two cells evaluated on different problems "
+                         f"({len(pa['problem_ids'])} and {len(pb['problem_ids'])} problems)")
+    vb = dict(zip(pb["problem_ids"], pb["rows"][row]))
+    d = paired_bootstrap(pa["rows"][row], [vb[p] for p in pa["problem_ids"]],
+                         n_boot=int(pa["n_boot"]), seed=int(pa["seed"]))
+    return Estimate(d.diff, d.lo, d.hi, len(pa["problem_ids"]), signed=True)
 
 
 def by_level(rows: Mapping[str, MetricResult], maj1: MetricResult,
