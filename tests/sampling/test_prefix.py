@@ -230,13 +230,16 @@ def _decode_batch(lengths: list[int], rows_per_unit: int, layers: int = 1,
     return batch
 
 
-def test_own_token_attention_per_unit_equals_one_masked_call() -> None:
+@pytest.mark.parametrize("lengths,rows_per_unit", [([7, 2, 5], 3), ([9, 8, 8, 6, 3, 1], 1)])
+def test_own_token_attention_per_unit_equals_one_masked_call(lengths: list[int],
+                                                             rows_per_unit: int) -> None:
     """Each unit's rows attend to exactly their own tokens: the same output as the masked call
     over all rows padded to the longest (the sliding-window path, here with a window wider
-    than any row, so that it masks only the padding)."""
+    than any row, so that it masks only the padding), whether units get a call each or small
+    ones share a masked call (the second case: one row per unit, as in greedy decoding)."""
     from types import SimpleNamespace
 
-    batch = _decode_batch([7, 2, 5], rows_per_unit=3)
+    batch = _decode_batch(lengths, rows_per_unit=rows_per_unit)
     rows, heads, d = len(batch), 4, 8
     q = torch.randn(rows, heads, 1, d)
     used = int(batch.write_at.max()) + 1
@@ -249,6 +252,20 @@ def test_own_token_attention_per_unit_equals_one_masked_call() -> None:
         for s, e, _ in batch.segments:
             cache[s:e, :, int(batch.write_at[s]) + 1:] = 1e4
     assert torch.equal(batch.attend(layer, q, k, v, 0.3, None), out)
+
+
+def test_small_units_share_an_attention_call_and_large_ones_do_not() -> None:
+    """Greedy decoding (a row per prompt, lengths apart by a token or two) makes one call for
+    many units; a few prompts of many rows with lengths far apart keep a call each, unpadded."""
+    greedy = _decode_batch(list(range(40, 0, -2)), rows_per_unit=1, max_new=48)
+    chunks = greedy.own_chunks()
+    assert len(chunks) < len(greedy.segments) // 4
+    assert sum(e - s for s, e, _, _ in chunks) == len(greedy)
+    assert all(m is not None for s, e, _, m in chunks if e - s > 1)
+    sampled = _decode_batch([160, 80, 10], rows_per_unit=32, max_new=192)
+    assert [(s, e, n) for s, e, n, _ in sampled.own_chunks()] == [(0, 32, 160), (32, 64, 80),
+                                                                  (64, 96, 10)]
+    assert all(m is None for *_, m in sampled.own_chunks())
 
 
 @pytest.mark.parametrize("drop", [[0], [4], [1, 2, 7], [8], list(range(9))])
