@@ -114,7 +114,7 @@ def table2(cells: list[Cell]) -> Table:
         few = by.get(("few-shot", m))
         for label in ["MATH", "PRM800K", "MATH + PRM800K"]:
             c = by.get((label, m))
-            d = {k: paired_between(c, few, k) for k in ("Maj1@N", "Pass@N")} if c and few \
+            d = {k: paired_between(c, few, k) for k in ("Pass@1", "Maj1@N", "Pass@N")} if c and few \
                 else {}
             if any(v is not None for v in d.values()):
                 t.notes.append(f"{m}, SSFT on {label} − few-shot (paired, same problems): " +
