@@ -121,10 +121,9 @@ class _Batch:
                 :, None, None, :]
         return self._memo[key]
 
-    def own_chunks(self) -> list[tuple[int, int, int, torch.Tensor | None]]:
+    def own_chunks(self) -> list[tuple[int, int, int, bool]]:
         """Row ranges ``[s, e)`` that attend to their own ``n`` generated tokens in one call,
-        each with the additive mask its rows need (None where they all have ``n``), memoised
-        per step.
+        and whether the call needs a mask (its rows do not all have ``n``), memoised per step.
 
         A unit's rows share a length, so a call per unit pads nothing; but each call costs a
         fixed ~40 us, which many small units (greedy decoding: one row per prompt) multiply.
@@ -140,26 +139,9 @@ class _Batch:
                         spans[-1] = [cs, e, max(cn, n)]
                         continue
                 spans.append([s, e, n])
-            out = []
-            for s, e, n in spans:
-                w = self.write_at[s:e]
-                mask = None
-                if bool((w + 1 < n).any()):
-                    bad = torch.arange(n)[None, :] > w[:, None]
-                    mask = bad[:, None, None, :]  # turned into the query dtype by attend
-                out.append((s, e, n, mask))
-            self._memo[("chunks",)] = out
+            self._memo[("chunks",)] = [(s, e, n, bool((self.write_at[s:e] + 1 < n).any()))
+                                       for s, e, n in spans]
         return self._memo[("chunks",)]
-
-    def chunk_mask(self, i: int, dtype: torch.dtype) -> torch.Tensor | None:
-        """The additive form of :meth:`own_chunks`' ``i``-th mask in ``dtype`` (memoised)."""
-        bad = self.own_chunks()[i][3]
-        if bad is None:
-            return None
-        key = ("chunk_mask", i, dtype)
-        if key not in self._memo:
-            self._memo[key] = torch.zeros(bad.shape, dtype=dtype).masked_fill_(bad, float("-inf"))
-        return self._memo[key]
 
     def own_lengths(self) -> list[int]:
         """Per segment, the generated tokens its rows attend to this step (memoised per step).
@@ -208,9 +190,9 @@ class _Batch:
         qf = q.reshape(b, kvh, g, d)
         layer = module.layer_idx
         if window is None:  # own generated tokens: a call per unit or per run of small units
-            own = [_flash(qf[s:e], k[s:e, :, :n], v[s:e, :, :n],
-                          attn_mask=self.chunk_mask(i, q.dtype), scale=scaling)
-                   for i, (s, e, n, _) in enumerate(self.own_chunks())]
+            own = [_flash(qf[s:e], k[s:e, :, :n], v[s:e, :, :n], scale=scaling,
+                          attn_mask=self.gen_mask(n, None, q.dtype)[s:e] if masked else None)
+                   for s, e, n, masked in self.own_chunks()]
             o_gen, l_gen = torch.cat([o for o, _ in own]), torch.cat([lse for _, lse in own])
         else:  # a sliding window: one call over all rows, masked
             o_gen, l_gen = _flash(qf, k, v, attn_mask=self.gen_mask(k.shape[2], window, q.dtype),

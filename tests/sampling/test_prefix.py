@@ -261,11 +261,11 @@ def test_small_units_share_an_attention_call_and_large_ones_do_not() -> None:
     chunks = greedy.own_chunks()
     assert len(chunks) < len(greedy.segments) // 4
     assert sum(e - s for s, e, _, _ in chunks) == len(greedy)
-    assert all(m is not None for s, e, _, m in chunks if e - s > 1)
+    assert all(m for s, e, _, m in chunks if e - s > 1)
     sampled = _decode_batch([160, 80, 10], rows_per_unit=32, max_new=192)
     assert [(s, e, n) for s, e, n, _ in sampled.own_chunks()] == [(0, 32, 160), (32, 64, 80),
                                                                   (64, 96, 10)]
-    assert all(m is None for *_, m in sampled.own_chunks())
+    assert not any(m for *_, m in sampled.own_chunks())
 
 
 @pytest.mark.parametrize("drop", [[0], [4], [1, 2, 7], [8], list(range(9))])
