@@ -6,7 +6,9 @@ grows its cache by concatenation each step, and keeps finished rows in the batch
 engine instead
 
 - prefills each prompt once and keeps one copy of its keys/values, which all of its samples
-  attend to (a batched matmul per prompt: ``[samples x heads, d] @ [d, prompt_len]``);
+  attend to (a batched matmul per prompt: ``[samples x heads, d] @ [d, prompt_len]``); a
+  prompt with a single sample (greedy decoding) is instead put in a padded pool that all such
+  rows attend to in one call, since a call per prompt costs more than the padding;
 - keeps the generated tokens' keys/values in a preallocated per-row cache written in place;
 - admits new prompts into free rows as soon as others finish (continuous batching), so the
   batch stays full; finished rows are compacted away;
@@ -53,6 +55,52 @@ kernel at 128 rows x 96 keys took 0.7 ms). Used to merge small units' calls
 (:meth:`_Batch.own_chunks`)."""
 
 
+POOL_MAX_ROWS = 1
+"""Units of at most this many rows keep their prompt's keys/values in the batch's pools (a
+slot per row) instead of a call of their own per layer and step (:meth:`_Batch.pool_plan`)."""
+
+
+def pool_class(length: int) -> int:
+    """The padded length of a prompt's pool: multiples of 32 tokens up to 128, then four
+    classes per octave, so that padding adds at most a quarter to a row's prompt-part work
+    (the kernel reads every padded key) while a greedy batch needs only a few calls."""
+    step = 32 if length <= 128 else 1 << (length.bit_length() - 3)
+    return -(-length // step) * step
+
+
+class _Pool:
+    """Prompt keys/values of single-row units whose prompts share a length class, in slots
+    ``[rows, kvh, cls, d]`` per layer; ``length`` holds each slot's prompt length."""
+
+    def __init__(self, cls: int):
+        self.cls = cls
+        self.keys: list[torch.Tensor] = []
+        self.values: list[torch.Tensor] = []
+        self.length = torch.ones(0, dtype=torch.long)
+
+    def put(self, unit: _Unit, slots: list[int]) -> list[int]:
+        """Copy ``unit``'s prompt into ``slots`` (growing the pool to hold them) and drop the
+        unit's own copy."""
+        rows = len(self.length)
+        if slots and max(slots) >= rows:
+            grow = max(max(slots) + 1, 2 * rows) - rows
+            self.keys = [F.pad(t, (0, 0, 0, 0, 0, 0, 0, grow)) for t in self.keys]
+            self.values = [F.pad(t, (0, 0, 0, 0, 0, 0, 0, grow)) for t in self.values]
+            self.length = F.pad(self.length, (0, grow), value=1)
+            rows += grow
+        lp = len(unit.ids)
+        for layer, (k, v) in enumerate(zip(unit.keys, unit.values)):
+            if len(self.keys) <= layer:
+                self.keys.append(k.new_zeros(rows, k.shape[0], self.cls, k.shape[2]))
+                self.values.append(v.new_zeros(rows, v.shape[0], self.cls, v.shape[2]))
+            for i in slots:
+                self.keys[layer][i, :, :lp] = k
+                self.values[layer][i, :, :lp] = v
+        self.length[slots] = lp
+        unit.keys, unit.values, unit.pooled = [], [], True
+        return slots
+
+
 @dataclass
 class _Unit:
     """One prompt and the rows (samples) decoding from it."""
@@ -61,6 +109,7 @@ class _Unit:
     requests: list[int]
     keys: list[torch.Tensor] = field(default_factory=list)  # per layer [kvh, Lp, d]
     values: list[torch.Tensor] = field(default_factory=list)
+    pooled: bool = False  # keys/values moved to the batch's pool (one slot per row)
 
 
 class _Batch:
@@ -72,12 +121,14 @@ class _Batch:
         self.req: list[int] = []  # request index of each row
         self.tokens: list[list[int]] = []
         self.done: list[str | None] = []  # finish reason once finished
+        self.slot: list[tuple[int, int] | None] = []  # (length class, slot) of a pooled row
         self.gen_k: list[torch.Tensor] = []  # per layer [capacity, kvh, max_new, d]
         self.gen_v: list[torch.Tensor] = []
         self.mode = "decode"
         self.prefill_unit: _Unit | None = None
         self.segments: list[tuple[int, int, _Unit]] = []
         self.write_at = torch.zeros(0, dtype=torch.long)
+        self.pools: dict[int, _Pool] = {}  # by prompt length class (:func:`pool_class`)
         self._memo: dict[tuple[Any, ...], Any] = {}  # per decode step: masks, own lengths
 
     def __len__(self) -> int:
@@ -105,7 +156,7 @@ class _Batch:
             used = max(len(self.tokens[i]) for i in keep[first:])
             for cache in (*self.gen_k, *self.gen_v):
                 cache[first : len(keep), :, :used] = cache[:, :, :used].index_select(0, idx)
-        for name in ("units", "req", "tokens", "done"):
+        for name in ("units", "req", "tokens", "done", "slot"):
             setattr(self, name, [getattr(self, name)[i] for i in keep])
         self.resegment()
 
@@ -152,6 +203,50 @@ class _Batch:
         if ("own",) not in self._memo:
             self._memo[("own",)] = [int(self.write_at[s:e].max()) + 1 for s, e, _ in self.segments]
         return self._memo[("own",)]
+
+    def pool(self, unit: _Unit) -> list[tuple[int, int]]:
+        """Move ``unit``'s prompt keys/values into its length class's pool, a slot per row;
+        the ``(class, slot)`` of each row.
+
+        Slots are taken lowest first (so a pool's used range stays short) and freed when their
+        row is compacted away; a pool grows by doubling when it is full."""
+        cls = pool_class(len(unit.ids))
+        if cls not in self.pools:
+            self.pools[cls] = _Pool(cls)
+        taken = {s for c, s in filter(None, self.slot) if c == cls}
+        free = [i for i in range(len(taken) + len(unit.requests)) if i not in taken]
+        return [(cls, i) for i in self.pools[cls].put(unit, free[: len(unit.requests)])]
+
+    def pool_plan(self, window: int | None, dtype: torch.dtype
+                  ) -> list[tuple[_Pool, torch.Tensor, torch.Tensor, int, int, torch.Tensor]]:
+        """The pooled rows' prompt-part calls this step, one per length class (memoised): the
+        pool, its rows' row and slot indices, the slots ``[0, hi)`` and keys ``[0, length)``
+        (the class's length) the call covers, and its additive mask ``[hi, 1, 1, length]``
+        (each slot's own prompt, within ``window`` of its row's position)."""
+        key = ("pool", window, dtype)
+        if key not in self._memo:
+            by_cls: dict[int, list[int]] = {}
+            for i, s in enumerate(self.slot):
+                if s is not None:
+                    by_cls.setdefault(s[0], []).append(i)
+            plan = []
+            for cls, rows in sorted(by_cls.items()):
+                pool = self.pools[cls]
+                r, sl = torch.tensor(rows), torch.tensor([self.slot[i][1] for i in rows])
+                hi = int(sl.max()) + 1
+                lens = torch.ones(hi, dtype=torch.long)  # free slots: one (stale, finite) key
+                lens[sl] = pool.length[sl]
+                # every call reads the class's full length, so that a row's result does not
+                # depend on which other prompts share its pool
+                length = pool.cls
+                j = torch.arange(length)
+                bad = j[None, :] >= lens[:, None]
+                if window is not None:  # keys that fell out of a pooled row's window
+                    bad[sl] |= j[None, :] <= (lens[sl] + self.write_at[r] - window)[:, None]
+                mask = torch.zeros(bad.shape, dtype=dtype).masked_fill_(bad, float("-inf"))
+                plan.append((pool, r, sl, hi, length, mask[:, None, None, :]))
+            self._memo[key] = plan
+        return self._memo[key]
 
     # -- the model's attention calls these two -------------------------------------------
     def update(self, key: torch.Tensor, value: torch.Tensor, layer_idx: int, **_: Any):
@@ -200,6 +295,8 @@ class _Batch:
         # the shared prompt: one call per prompt, its rows' queries stacked
         o_pr, l_pr = torch.empty_like(o_gen), torch.empty_like(l_gen)
         for s, e, u in self.segments:
+            if u.pooled:
+                continue
             pk, pv = u.keys[layer], u.values[layer]  # [kvh, Lp, d]
             n = e - s
             qs = qf[s:e].permute(1, 0, 2, 3).reshape(1, kvh, n * g, d)
@@ -212,6 +309,13 @@ class _Batch:
             o, lse = _flash(qs, pk[None], pv[None], attn_mask=mask, scale=scaling)
             o_pr[s:e] = o[0].view(kvh, n, g, d).permute(1, 0, 2, 3)
             l_pr[s:e] = lse[0].view(kvh, n, g).permute(1, 0, 2)
+        # pooled prompts: a padded call per length class, each row's queries in its slot
+        for pool, rows, slots, hi, length, mask in self.pool_plan(window, q.dtype):
+            qs = qf.new_zeros(hi, kvh, g, d)
+            qs[slots] = qf[rows]
+            o, lse = _flash(qs, pool.keys[layer][:hi, :, :length],
+                            pool.values[layer][:hi, :, :length], attn_mask=mask, scale=scaling)
+            o_pr[rows], l_pr[rows] = o[slots], lse[slots]
         # merge the two partial softmaxes by their log-sum-exps
         m = torch.maximum(l_gen, l_pr)
         w_gen, w_pr = (l_gen - m).exp_().unsqueeze(-1), (l_pr - m).exp_().unsqueeze(-1)
@@ -343,11 +447,13 @@ class PrefixEngine(SamplingEngine):
         finally:
             batch.mode, batch.prefill_unit = "decode", None
         n = len(unit.requests)
+        slots = batch.pool(unit) if n <= POOL_MAX_ROWS else [None] * n
         rows = torch.tensor(unit.requests)
         first = draw_tokens(logits.expand(n, -1), seeds[rows], torch.zeros(n, dtype=torch.long),
                             params.temperature, params.top_p, params.greedy)
-        for r, t in zip(unit.requests, first.tolist()):
+        for r, t, slot in zip(unit.requests, first.tolist(), slots):
             batch.units.append(unit)
+            batch.slot.append(slot)
             batch.req.append(r)
             batch.tokens.append([t])
             batch.done.append(None)

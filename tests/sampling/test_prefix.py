@@ -219,9 +219,11 @@ def _decode_batch(lengths: list[int], rows_per_unit: int, layers: int = 1,
         unit.values = [torch.randn(kvh, 3 + u_i, d) for _ in range(layers)]
         for _ in range(rows_per_unit):
             batch.units.append(unit)
+            unit.requests.append(len(batch.req))
             batch.req.append(len(batch.req))
             batch.tokens.append(list(range(n)))
             batch.done.append(None)
+            batch.slot.append(None)
     batch.resegment()
     shape = (batch.capacity, kvh, max_new, d)
     batch.gen_k = [torch.randn(shape) for _ in range(layers)]
@@ -286,3 +288,94 @@ def test_compact_keeps_each_kept_rows_cache(drop: list[int]) -> None:
     assert [e - s for s, e, _ in batch.segments] == [
         sum(1 for i in range(3 * u, 3 * u + 3) if i not in drop) for u in range(3)
         if any(i not in drop for i in range(3 * u, 3 * u + 3))]
+
+
+@pytest.mark.parametrize("window", [None, 6])
+def test_pooled_prompts_attend_like_a_call_per_prompt(window: int | None) -> None:
+    """Single-row units whose prompts sit in the padded pools get the attention output of a
+    call per prompt: each row reads exactly its own prompt (and, with a sliding window, only
+    the keys still inside it), whatever the padding and the other slots hold."""
+    from types import SimpleNamespace
+
+    from mathft.sampling.prefix import _Unit
+
+    batch = _decode_batch([9, 8, 8, 6, 3, 1], rows_per_unit=1)  # prompts of 3..8 tokens
+    long = _Unit(ids=list(range(40)), requests=[])  # a second length class
+    long.keys, long.values = [torch.randn(2, 40, 8)], [torch.randn(2, 40, 8)]
+    batch.units[2] = long
+    long.requests.append(2)
+    batch.resegment()
+    rows, heads, d = len(batch), 4, 8
+    q = torch.randn(rows, heads, 1, d)
+    used = int(batch.write_at.max()) + 1
+    k, v = batch.gen_k[0][:rows, :, :used], batch.gen_v[0][:rows, :, :used]
+    layer = SimpleNamespace(layer_idx=0)
+    per_prompt = batch.attend(layer, q, k, v, 0.3, window)
+    units = [u for _, _, u in batch.segments]
+    for i, u in enumerate(units):
+        batch.slot[i:i + 1] = batch.pool(u)
+    assert batch.slot == [(32, 0), (32, 1), (64, 0), (32, 2), (32, 3), (32, 4)]
+    assert all(u.pooled and not u.keys for u in units)
+    batch._memo.clear()
+    pooled = batch.attend(layer, q, k, v, 0.3, window)
+    assert len(batch.pool_plan(window, q.dtype)) == 2  # a call per length class
+    assert torch.allclose(pooled, per_prompt, atol=1e-5)
+    for pool in batch.pools.values():  # junk past each slot's prompt
+        for cache in (pool.keys[0], pool.values[0]):
+            for i, n in enumerate(pool.length.tolist()):
+                cache[i, :, n:] = 1e4
+    assert torch.equal(batch.attend(layer, q, k, v, 0.3, window), pooled)
+
+
+def test_pool_classes_bound_the_padding() -> None:
+    from mathft.sampling.prefix import pool_class
+
+    assert [pool_class(n) for n in (1, 32, 33, 128, 129, 160, 161, 255, 256, 257, 1000)] == \
+        [32, 32, 64, 128, 160, 160, 192, 256, 256, 320, 1024]
+    assert all(n <= pool_class(n) <= max(n + 31, 1.25 * n) for n in range(1, 5000))
+
+
+def test_a_finished_rows_slot_is_reused_and_the_pool_grows() -> None:
+    """Compaction frees a finished row's slot; the next single-row unit of that length class
+    takes the lowest free slot, and a full pool grows, keeping the prompts already there."""
+    from mathft.sampling.prefix import _Unit
+
+    batch = _decode_batch([4, 4, 4], rows_per_unit=1, layers=2)
+    units = [u for _, _, u in batch.segments]
+    kept = [u.keys[1].clone() for u in units]
+    for i, u in enumerate(units):
+        batch.slot[i:i + 1] = batch.pool(u)
+    batch.done[1] = "eos"
+    batch.compact()
+    assert batch.slot == [(32, 0), (32, 2)]
+
+    def unit(n: int, request: int) -> _Unit:
+        u = _Unit(ids=list(range(n)), requests=[request])
+        u.keys = [torch.randn(2, n, 8) for _ in range(2)]
+        u.values = [torch.randn(2, n, 8) for _ in range(2)]
+        return u
+
+    first, second = unit(20, 7), unit(30, 8)
+    want = [first.keys[1].clone(), second.keys[1].clone()]
+    assert batch.pool(first) == [(32, 1)]
+    batch.slot.append((32, 1))
+    assert batch.pool(second) == [(32, 3)]  # past the pool's 3 rows: it grows
+    pool = batch.pools[32]
+    assert pool.keys[1].shape[0] >= 4 and pool.length[[1, 3]].tolist() == [20, 30]
+    assert torch.equal(pool.keys[1][1, :, :20], want[0])
+    assert torch.equal(pool.keys[1][3, :, :30], want[1])
+    for slot, u in ((0, 0), (2, 2)):
+        assert torch.equal(pool.keys[1][slot, :, :3 + u], kept[u])
+
+
+def test_pooled_greedy_equals_a_call_per_prompt(tiny_model, tok, monkeypatch) -> None:
+    """Greedy decoding through the pool gives the same outputs as with the pool switched off,
+    with rows finishing and new prompts taking their slots (batch of 2, 6 prompts)."""
+    import mathft.sampling.prefix as prefix
+
+    reqs = [Request(x + " " * i) for i in range(2) for x in PROMPTS]
+    p = SamplingParams(greedy=True, max_new_tokens=10, batch_size=2, stop_on_answer=False)
+    eng = PrefixEngine(tiny_model, tok, precision="float32")
+    pooled = eng.generate_requests(reqs, p)
+    monkeypatch.setattr(prefix, "POOL_MAX_ROWS", 0)
+    assert _texts(eng.generate_requests(reqs, p)) == _texts(pooled)
