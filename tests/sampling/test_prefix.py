@@ -232,6 +232,16 @@ def _decode_batch(lengths: list[int], rows_per_unit: int, layers: int = 1,
     return batch
 
 
+def _attention_inputs(batch, heads: int = 4, d: int = 8):
+    """Random queries for every row, the keys/values its cache holds, a layer-0 module."""
+    from types import SimpleNamespace
+
+    q = torch.randn(len(batch), heads, 1, d)
+    used = int(batch.write_at.max()) + 1
+    k, v = batch.gen_k[0][: len(batch), :, :used], batch.gen_v[0][: len(batch), :, :used]
+    return q, k, v, SimpleNamespace(layer_idx=0)
+
+
 @pytest.mark.parametrize("lengths,rows_per_unit", [([7, 2, 5], 3), ([9, 8, 8, 6, 3, 1], 1)])
 def test_own_token_attention_per_unit_equals_one_masked_call(lengths: list[int],
                                                              rows_per_unit: int) -> None:
@@ -239,14 +249,8 @@ def test_own_token_attention_per_unit_equals_one_masked_call(lengths: list[int],
     over all rows padded to the longest (the sliding-window path, here with a window wider
     than any row, so that it masks only the padding), whether units get a call each or small
     ones share a masked call (the second case: one row per unit, as in greedy decoding)."""
-    from types import SimpleNamespace
-
     batch = _decode_batch(lengths, rows_per_unit=rows_per_unit)
-    rows, heads, d = len(batch), 4, 8
-    q = torch.randn(rows, heads, 1, d)
-    used = int(batch.write_at.max()) + 1
-    k, v = batch.gen_k[0][:rows, :, :used], batch.gen_v[0][:rows, :, :used]
-    layer = SimpleNamespace(layer_idx=0)
+    q, k, v, layer = _attention_inputs(batch)
     out = batch.attend(layer, q, k, v, 0.3, None)
     assert torch.allclose(out, batch.attend(layer, q, k, v, 0.3, 10_000), atol=1e-5)
     # and it reads nothing past a unit's length: junk there does not change the output
@@ -295,8 +299,6 @@ def test_pooled_prompts_attend_like_a_call_per_prompt(window: int | None) -> Non
     """Single-row units whose prompts sit in the padded pools get the attention output of a
     call per prompt: each row reads exactly its own prompt (and, with a sliding window, only
     the keys still inside it), whatever the padding and the other slots hold."""
-    from types import SimpleNamespace
-
     from mathft.sampling.prefix import _Unit
 
     batch = _decode_batch([9, 8, 8, 6, 3, 1], rows_per_unit=1)  # prompts of 3..8 tokens
@@ -305,11 +307,7 @@ def test_pooled_prompts_attend_like_a_call_per_prompt(window: int | None) -> Non
     batch.units[2] = long
     long.requests.append(2)
     batch.resegment()
-    rows, heads, d = len(batch), 4, 8
-    q = torch.randn(rows, heads, 1, d)
-    used = int(batch.write_at.max()) + 1
-    k, v = batch.gen_k[0][:rows, :, :used], batch.gen_v[0][:rows, :, :used]
-    layer = SimpleNamespace(layer_idx=0)
+    q, k, v, layer = _attention_inputs(batch)
     per_prompt = batch.attend(layer, q, k, v, 0.3, window)
     units = [u for _, _, u in batch.segments]
     for i, u in enumerate(units):
