@@ -123,11 +123,12 @@ IGNORED: dict[str, str] = {
     "model.cache_dir": "where converted embedded models are cached",
     "model.gradient_checkpointing": "recomputes activations in backward: same gradients",
     "sampling.batch_size": "rows per forward pass of sampling; a sample depends only on (seed, "
-                           "problem, sample index), in bf16 up to rounding "
-                           "(docs/sampling.md, 'Per-sample seeds')",
+                           "problem, sample index), up to the rounding of kernels whose "
+                           "summation order depends on the rows (docs/sampling.md, "
+                           "'Per-sample seeds')",
     "sampling.workers": "processes sampling a step's problems; a sample depends only on (seed, "
-                        "problem, sample index), in bf16 up to rounding, and the workers' rows "
-                        "are merged into one store",
+                        "problem, sample index), up to rounding (as sampling.batch_size), and "
+                        "the workers' rows are merged into one store",
     "sampling.shard": "a job-array slice: its own step directory under the full step's key; "
                       "merged shards equal the unsharded store",
     "evaluator.score_shard": "a scoring job-array slice (as sampling.shard)",
