@@ -7,8 +7,9 @@ engine instead
 
 - prefills each prompt once and keeps one copy of its keys/values, which all of its samples
   attend to (a batched matmul per prompt: ``[samples x heads, d] @ [d, prompt_len]``); a
-  prompt with a single sample (greedy decoding) is instead put in a padded pool that all such
-  rows attend to in one call, since a call per prompt costs more than the padding;
+  prompt with a single sample (greedy decoding) is instead copied into a padded pool of its
+  length class, whose rows attend in one call, since a call per prompt costs more than the
+  padding;
 - keeps the generated tokens' keys/values in a preallocated per-row cache written in place;
 - admits new prompts into free rows as soon as others finish (continuous batching), so the
   batch stays full; finished rows are compacted away;
