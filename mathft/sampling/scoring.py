@@ -131,11 +131,15 @@ def prefix_supported(model: Any) -> bool:
 
 def _flash_lse(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, scale: float,
                causal: bool) -> tuple[torch.Tensor, torch.Tensor]:
-    """Attention ``[B, H, Lq, d]`` and its log-sum-exp ``[B, H, Lq]`` (CPU: the fused kernel)."""
+    """Attention ``[B, H, Lq, d]`` and its log-sum-exp ``[B, H, Lq]`` (CPU: the fused kernel,
+    which reads grouped key/value heads in place: ``k``, ``v`` may have ``H / g`` heads)."""
     if q.device.type == "cpu":
         out, lse = torch.ops.aten._scaled_dot_product_flash_attention_for_cpu(
             q, k, v, 0.0, causal, attn_mask=None, scale=scale)[:2]
         return out, lse
+    if k.shape[1] != q.shape[1]:
+        g = q.shape[1] // k.shape[1]
+        k, v = k.repeat_interleave(g, dim=1), v.repeat_interleave(g, dim=1)
     sc = torch.matmul(q, k.transpose(-1, -2)) * scale
     if causal:
         lq, lk = q.shape[-2], k.shape[-2]
@@ -165,8 +169,6 @@ class _PrefixState:
         b, heads, lq, d = q.shape
         kvh = k.shape[1]
         g = heads // kvh
-        if g > 1:
-            k, v = k.repeat_interleave(g, dim=1), v.repeat_interleave(g, dim=1)
         # own tokens, causally (right padding: real tokens never see the pads after them)
         o_own, l_own = _flash_lse(q, k, v, scale, causal=True)
         o_pr, l_pr = torch.empty_like(o_own), torch.empty_like(l_own)
