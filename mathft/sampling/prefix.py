@@ -219,10 +219,10 @@ class _Batch:
         return [(cls, i) for i in self.pools[cls].put(unit, free[: len(unit.requests)])]
 
     def pool_plan(self, window: int | None, dtype: torch.dtype
-                  ) -> list[tuple[_Pool, torch.Tensor, torch.Tensor, int, int, torch.Tensor]]:
+                  ) -> list[tuple[_Pool, torch.Tensor, torch.Tensor, int, torch.Tensor]]:
         """The pooled rows' prompt-part calls this step, one per length class (memoised): the
-        pool, its rows' row and slot indices, the slots ``[0, hi)`` and keys ``[0, length)``
-        (the class's length) the call covers, and its additive mask ``[hi, 1, 1, length]``
+        pool, its rows' row and slot indices, the slots ``[0, hi)`` the call covers (each read
+        to the class's full length ``cls``), and its additive mask ``[hi, 1, 1, cls]``
         (each slot's own prompt, within ``window`` of its row's position)."""
         key = ("pool", window, dtype)
         if key not in self._memo:
@@ -239,13 +239,12 @@ class _Batch:
                 lens[sl] = pool.length[sl]
                 # every call reads the class's full length, so that a row's result does not
                 # depend on which other prompts share its pool
-                length = pool.cls
-                j = torch.arange(length)
+                j = torch.arange(pool.cls)
                 bad = j[None, :] >= lens[:, None]
                 if window is not None:  # keys that fell out of a pooled row's window
                     bad[sl] |= j[None, :] <= (lens[sl] + self.write_at[r] - window)[:, None]
                 mask = torch.zeros(bad.shape, dtype=dtype).masked_fill_(bad, float("-inf"))
-                plan.append((pool, r, sl, hi, length, mask[:, None, None, :]))
+                plan.append((pool, r, sl, hi, mask[:, None, None, :]))
             self._memo[key] = plan
         return self._memo[key]
 
@@ -311,11 +310,11 @@ class _Batch:
             o_pr[s:e] = o[0].view(kvh, n, g, d).permute(1, 0, 2, 3)
             l_pr[s:e] = lse[0].view(kvh, n, g).permute(1, 0, 2)
         # pooled prompts: a padded call per length class, each row's queries in its slot
-        for pool, rows, slots, hi, length, mask in self.pool_plan(window, q.dtype):
+        for pool, rows, slots, hi, mask in self.pool_plan(window, q.dtype):
             qs = qf.new_zeros(hi, kvh, g, d)
             qs[slots] = qf[rows]
-            o, lse = _flash(qs, pool.keys[layer][:hi, :, :length],
-                            pool.values[layer][:hi, :, :length], attn_mask=mask, scale=scaling)
+            o, lse = _flash(qs, pool.keys[layer][:hi], pool.values[layer][:hi], attn_mask=mask,
+                            scale=scaling)
             o_pr[rows], l_pr[rows] = o[slots], lse[slots]
         # merge the two partial softmaxes by their log-sum-exps
         m = torch.maximum(l_gen, l_pr)
