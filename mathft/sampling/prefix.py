@@ -46,6 +46,7 @@ from mathft.sampling.engine import (
     compute_dtype,
     truncate_at_stop,
 )
+from mathft.sampling.flash import flash_lse
 from mathft.sampling.fused import FusedDecoder
 
 ATTN_NAME = "mathft_prefix"
@@ -285,12 +286,12 @@ class _Batch:
         qf = q.reshape(b, kvh, g, d)
         layer = module.layer_idx
         if window is None:  # own generated tokens: a call per unit or per run of small units
-            own = [_flash(qf[s:e], k[s:e, :, :n], v[s:e, :, :n], scale=scaling,
+            own = [flash_lse(qf[s:e], k[s:e, :, :n], v[s:e, :, :n], scale=scaling,
                           attn_mask=self.gen_mask(n, None, q.dtype)[s:e] if masked else None)
                    for s, e, n, masked in self.own_chunks()]
             o_gen, l_gen = torch.cat([o for o, _ in own]), torch.cat([lse for _, lse in own])
         else:  # a sliding window: one call over all rows, masked
-            o_gen, l_gen = _flash(qf, k, v, attn_mask=self.gen_mask(k.shape[2], window, q.dtype),
+            o_gen, l_gen = flash_lse(qf, k, v, attn_mask=self.gen_mask(k.shape[2], window, q.dtype),
                                   scale=scaling)
         # the shared prompt: one call per prompt, its rows' queries stacked
         o_pr, l_pr = torch.empty_like(o_gen), torch.empty_like(l_gen)
@@ -306,14 +307,14 @@ class _Batch:
                     pk.shape[1] + self.write_at[s:e, None] - window)  # [n, Lp]
                 mask = torch.zeros(far.shape, dtype=q.dtype).masked_fill_(far, float("-inf"))
                 mask = mask[:, None, :].expand(n, g, -1).reshape(1, 1, n * g, -1)
-            o, lse = _flash(qs, pk[None], pv[None], attn_mask=mask, scale=scaling)
+            o, lse = flash_lse(qs, pk[None], pv[None], attn_mask=mask, scale=scaling)
             o_pr[s:e] = o[0].view(kvh, n, g, d).permute(1, 0, 2, 3)
             l_pr[s:e] = lse[0].view(kvh, n, g).permute(1, 0, 2)
         # pooled prompts: a padded call per length class, each row's queries in its slot
         for pool, rows, slots, hi, mask in self.pool_plan(window, q.dtype):
             qs = qf.new_zeros(hi, kvh, g, d)
             qs[slots] = qf[rows]
-            o, lse = _flash(qs, pool.keys[layer][:hi], pool.values[layer][:hi], attn_mask=mask,
+            o, lse = flash_lse(qs, pool.keys[layer][:hi], pool.values[layer][:hi], attn_mask=mask,
                             scale=scaling)
             o_pr[rows], l_pr[rows] = o[slots], lse[slots]
         # merge the two partial softmaxes by their log-sum-exps
@@ -331,19 +332,6 @@ def _cache_argument(model: Any) -> str:
     base = model.get_base_model() if hasattr(model, "get_base_model") else model
     return "cache" if "cache" in inspect.signature(base.forward).parameters \
         else "past_key_values"
-
-
-def _flash(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, attn_mask: torch.Tensor | None,
-           scale: float) -> tuple[torch.Tensor, torch.Tensor]:
-    """Fused attention returning ``(output, log-sum-exp)`` (torch's CPU flash kernel)."""
-    if q.device.type == "cpu":
-        return torch.ops.aten._scaled_dot_product_flash_attention_for_cpu(
-            q, k, v, 0.0, False, attn_mask=attn_mask, scale=scale)
-    s = torch.matmul(q, k.transpose(-1, -2)) * scale
-    if attn_mask is not None:
-        s = s + attn_mask
-    lse = s.logsumexp(-1)
-    return torch.matmul((s - lse.unsqueeze(-1)).exp(), v), lse
 
 
 def _attention(module: Any, query: torch.Tensor, key: torch.Tensor, value: torch.Tensor,

@@ -38,6 +38,7 @@ from mathft.data.templates import EVALUATOR_PROMPT, LABEL_WORDS
 from mathft.models.evaluator import label_logits, label_token_ids, last_token_label_logits
 from mathft.models.loading import attention_implementation
 from mathft.records import Candidate, Problem
+from mathft.sampling.flash import flash_lse
 from mathft.sampling.store import CandidateStore, ScoreStore
 from mathft.sampling.workers import balanced_groups, run_workers
 
@@ -129,26 +130,6 @@ def prefix_supported(model: Any) -> bool:
         for layer in layers)
 
 
-def _flash_lse(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, scale: float,
-               causal: bool) -> tuple[torch.Tensor, torch.Tensor]:
-    """Attention ``[B, H, Lq, d]`` and its log-sum-exp ``[B, H, Lq]`` (CPU: the fused kernel,
-    which reads grouped key/value heads in place: ``k``, ``v`` may have ``H / g`` heads)."""
-    if q.device.type == "cpu":
-        out, lse = torch.ops.aten._scaled_dot_product_flash_attention_for_cpu(
-            q, k, v, 0.0, causal, attn_mask=None, scale=scale)[:2]
-        return out, lse
-    if k.shape[1] != q.shape[1]:
-        g = q.shape[1] // k.shape[1]
-        k, v = k.repeat_interleave(g, dim=1), v.repeat_interleave(g, dim=1)
-    sc = torch.matmul(q, k.transpose(-1, -2)) * scale
-    if causal:
-        lq, lk = q.shape[-2], k.shape[-2]
-        sc = sc.masked_fill(torch.ones(lq, lk, dtype=torch.bool, device=q.device)
-                            .triu(1 + lk - lq), float("-inf"))
-    lse = sc.logsumexp(-1)
-    return torch.matmul((sc - lse.unsqueeze(-1)).exp(), v), lse
-
-
 class _PrefixState:
     """What the scoring attention reads: a prefix being captured, or the batch's segments."""
 
@@ -170,7 +151,7 @@ class _PrefixState:
         kvh = k.shape[1]
         g = heads // kvh
         # own tokens, causally (right padding: real tokens never see the pads after them)
-        o_own, l_own = _flash_lse(q, k, v, scale, causal=True)
+        o_own, l_own = flash_lse(q, k, v, scale, causal=True)
         o_pr, l_pr = torch.empty_like(o_own), torch.empty_like(l_own)
         for s, e, kv in self.segments:
             if kv is None:  # no shared prefix: weight 0 below
@@ -181,7 +162,7 @@ class _PrefixState:
             # the segment's queries stacked per kv head: one call for all of its rows
             qs = q[s:e].reshape(n, kvh, g, lq, d).permute(1, 0, 2, 3, 4).reshape(
                 1, kvh, n * g * lq, d)
-            o, lse = _flash_lse(qs, pk[None], pv[None], scale, causal=False)
+            o, lse = flash_lse(qs, pk[None], pv[None], scale)
             o_pr[s:e] = o[0].reshape(kvh, n, g, lq, d).permute(1, 0, 2, 3, 4).reshape(
                 n, heads, lq, d)
             l_pr[s:e] = lse[0].reshape(kvh, n, g, lq).permute(1, 0, 2, 3).reshape(n, heads, lq)
