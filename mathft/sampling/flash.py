@@ -2,7 +2,7 @@
 
 The prefix engine and the prefix scorer both split a row's attention into parts (the
 shared prompt, the row's own tokens) and merge the parts by their log-sum-exps
-(docs/sampling.md, "Shared prompts"). On CPU both use torch's fused flash kernel, which
+(docs/sampling.md, "The `prefix` engine" and "Scoring"). On CPU both use torch's fused flash kernel, which
 returns the log-sum-exp and reads grouped key/value heads in place; elsewhere a plain
 matmul softmax computes the same thing.
 """
