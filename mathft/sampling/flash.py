@@ -2,9 +2,9 @@
 
 The prefix engine and the prefix scorer both split a row's attention into parts (the
 shared prompt, the row's own tokens) and merge the parts by their log-sum-exps
-(docs/sampling.md, "The `prefix` engine" and "Scoring"). On CPU both use torch's fused flash kernel, which
-returns the log-sum-exp and reads grouped key/value heads in place; elsewhere a plain
-matmul softmax computes the same thing.
+(docs/sampling.md, "The `prefix` engine" and "Scoring"). On CPU both use torch's fused
+flash kernel, which returns the log-sum-exp and reads grouped key/value heads in place;
+elsewhere a plain matmul softmax computes the same thing.
 """
 
 from __future__ import annotations

@@ -287,12 +287,12 @@ class _Batch:
         layer = module.layer_idx
         if window is None:  # own generated tokens: a call per unit or per run of small units
             own = [flash_lse(qf[s:e], k[s:e, :, :n], v[s:e, :, :n], scale=scaling,
-                          attn_mask=self.gen_mask(n, None, q.dtype)[s:e] if masked else None)
+                             attn_mask=self.gen_mask(n, None, q.dtype)[s:e] if masked else None)
                    for s, e, n, masked in self.own_chunks()]
             o_gen, l_gen = torch.cat([o for o, _ in own]), torch.cat([lse for _, lse in own])
         else:  # a sliding window: one call over all rows, masked
-            o_gen, l_gen = flash_lse(qf, k, v, attn_mask=self.gen_mask(k.shape[2], window, q.dtype),
-                                  scale=scaling)
+            o_gen, l_gen = flash_lse(qf, k, v, scale=scaling,
+                                     attn_mask=self.gen_mask(k.shape[2], window, q.dtype))
         # the shared prompt: one call per prompt, its rows' queries stacked
         o_pr, l_pr = torch.empty_like(o_gen), torch.empty_like(l_gen)
         for s, e, u in self.segments:
@@ -314,8 +314,8 @@ class _Batch:
         for pool, rows, slots, hi, mask in self.pool_plan(window, q.dtype):
             qs = qf.new_zeros(hi, kvh, g, d)
             qs[slots] = qf[rows]
-            o, lse = flash_lse(qs, pool.keys[layer][:hi], pool.values[layer][:hi], attn_mask=mask,
-                            scale=scaling)
+            o, lse = flash_lse(qs, pool.keys[layer][:hi], pool.values[layer][:hi],
+                               scale=scaling, attn_mask=mask)
             o_pr[rows], l_pr[rows] = o[slots], lse[slots]
         # merge the two partial softmaxes by their log-sum-exps
         m = torch.maximum(l_gen, l_pr)
