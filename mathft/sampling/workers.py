@@ -188,7 +188,7 @@ def absorb_parts(store: CandidateStore, problem_ids: Sequence[str]) -> int:
 def run_workers(fn: Callable[..., Any], payloads: Sequence[Any], *, what: str,
                 spans: Sequence[str], total: int = 0, unit: str = "row", progress: bool = True,
                 poll_s: float = 0.5, cpu: list[float] | None = None,
-                threads: int | None = None) -> list[Any]:
+                threads: int | None = None, exit_wait_s: float = 60.0) -> list[Any]:
     """Run ``fn(payload, report)`` in one spawned process per payload; their results in order.
 
     ``fn`` is a module-level function (pickled by name); ``report(n)`` advances the progress
@@ -196,7 +196,8 @@ def run_workers(fn: Callable[..., Any], payloads: Sequence[Any], *, what: str,
     and dies with this one. The first failure stops the others and raises :class:`WorkerError`
     with the worker's exception and traceback; ``spans[i]`` names worker i's share of the work.
     ``cpu``, when given, receives each worker's CPU seconds (its own process time);
-    ``threads``: torch threads per worker (default :func:`threads_per_worker`).
+    ``threads``: torch threads per worker (default :func:`threads_per_worker`);
+    ``exit_wait_s``: how long finished workers may take to exit before they are terminated.
     """
     workers = len(payloads)
     threads = threads or threads_per_worker(workers)
@@ -247,11 +248,18 @@ def run_workers(fn: Callable[..., Any], payloads: Sequence[Any], *, what: str,
                             f"{proc.exitcode} before finishing (killed, or out of memory?); "
                             "rerun to resume from its stored rows") from None
     finally:
+        # Finished workers exit on their own: wait for them, so that their exit handlers
+        # release what they registered (a semaphore terminated mid-teardown is reported as
+        # leaked at shutdown); after a failure, or past the wait, stop the rest.
         for proc in procs:
+            if len(results) == workers:
+                proc.join(timeout=exit_wait_s)
             if proc.is_alive():
                 proc.terminate()
         for proc in procs:
             proc.join(timeout=30)
+        messages.close()
+        messages.join_thread()
         if bar is not None:
             bar.close()
     log.info("%s: worker CPU seconds %s", what, [round(cpu_s[i], 1) for i in range(workers)])

@@ -16,6 +16,22 @@ def failing_load():
     raise OSError("no weights in /nowhere (raised inside the worker on purpose)")
 
 
+def slow_exit_worker(payload: int, report) -> int:
+    """A worker that creates a semaphore (the lock of ``tqdm.auto``, which a model load's
+    progress bar creates) and then takes a while to exit: a finaliser that runs before the
+    lock's own (as a slow teardown would) keeps the semaphore registered for 1.5 s."""
+    import time
+    from multiprocessing import util
+
+    from tqdm.auto import tqdm
+
+    for _ in tqdm(range(2), file=sys.stderr):
+        pass
+    util.Finalize(None, time.sleep, args=(1.5,), exitpriority=100)
+    report(1)
+    return 2 * payload
+
+
 def compose_cfg(tmp: Path, cache: Path, *extra: str):
     """The real pipeline config on the tiny model, the base model as generator."""
     with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
@@ -39,5 +55,9 @@ def sample(tmp: Path, cache: Path, *extra: str):
     return steps.sample(cfg, "tiny", "base:tiny", cfg.model, problems, cfg.sampling, "test")
 
 
-if __name__ == "__main__":  # the kill test's subprocess: tmp cache overrides...
+if __name__ == "__main__" and sys.argv[1:] == ["slow-exit"]:  # the semaphore test's subprocess
+    from mathft.sampling.workers import run_workers
+
+    print(run_workers(slow_exit_worker, [1, 2], what="t", spans=["a", "b"], progress=False))
+elif __name__ == "__main__":  # the kill test's subprocess: tmp cache overrides...
     sample(Path(sys.argv[1]), Path(sys.argv[2]), *sys.argv[3:])

@@ -109,6 +109,19 @@ def test_worker_error_names_worker_and_traceback(tmp_path: Path) -> None:
     assert len(store) == 0
 
 
+def test_finished_workers_exit_cleanly_no_leaked_semaphores() -> None:
+    """Workers that are done are waited for, not terminated mid-teardown: a semaphore a
+    worker registered (tqdm's lock) is released, so Python reports no leak at shutdown."""
+    here = Path(__file__).resolve().parent
+    out = subprocess.run([sys.executable, str(here / "_workers_helpers.py"), "slow-exit"],
+                         capture_output=True, text=True, timeout=300, cwd=here,
+                         env={**os.environ, "PYTHONPATH": os.pathsep.join(
+                             [str(here), str(here.parents[1])])})
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip().splitlines()[-1] == "[2, 4]"
+    assert "leaked semaphore" not in out.stderr, out.stderr
+
+
 def test_absorb_parts_in_problem_order(tmp_path: Path) -> None:
     """A killed run's parts (any W) go into the store once, in problem order."""
     path = tmp_path / "c.jsonl"
