@@ -481,9 +481,12 @@ def main() -> None:
         bound = best_peak * 1e9 / fpt if fpt else float("nan")
         m = {"baseline_tok_s": base, "bound_tok_s": bound, "flops_per_token": fpt,
              "engines": {e: r.get("tok_s") for e, r in rows.items()}, "detail": rows}
-        print(f"\n{model}: {fpt / 1e9:.3f} GFLOP/token; compute bound {bound:.0f} tok/s "
-              f"({best_peak:.0f} GFLOP/s); {args.prompts} prompts x N={args.n}, "
-              f"{args.new_tokens} new tokens, T=0.9 top-p 0.95, workload {args.workload}")
+        if rows:
+            print(f"\n{model}: {fpt / 1e9:.3f} GFLOP/token; compute bound {bound:.0f} tok/s "
+                  f"({best_peak:.0f} GFLOP/s); {args.prompts} prompts x N={args.n}, "
+                  f"{args.new_tokens} new tokens, T=0.9 top-p 0.95, workload {args.workload}")
+        else:  # --engines with no names: scoring rows only
+            print(f"\n{model}: no sampling engines run")
         for e, r in rows.items():
             if "error" in r:
                 print(f"  {e:16s} failed: {r['error']}")
