@@ -12,6 +12,9 @@ caches). Every config leaf is classified here, in one of three ways:
 - ``IGNORED``: cannot change any output, with the reason (it also carves leaves out of a
   wider ``a.*`` step pattern: the parts of ``stages.*`` the pipeline replaces).
 
+A keyed setting added after steps were computed lists the value those steps ran with in
+``ADDED``: a key holds it only when it differs, so the steps computed before it stay reused.
+
 Patterns are dotted paths; ``a.*`` covers ``a`` and its whole subtree (for free-form nodes
 such as LoRA settings or a strategy object). ``model.*`` patterns are read from the model
 the step runs on (``model`` or, for cross-model cells, ``evaluator_model``). The test suite
@@ -74,7 +77,7 @@ STEPS: dict[str, StepSpec] = {
         config=(*MODEL, "finetune.*", *DATA, "generator.train", "generator.lr",
                 "generator.weight_decay", "generator.warmup_ratio", "generator.batch_size",
                 "generator.max_length", "generator.overlong", "generator.packing", "generator.max_steps",
-                "generator.val_examples", "seed", *TRAINER),
+                "generator.val_examples", "generator.select", "seed", *TRAINER),
         derived=("stages.mode", "generator.path"),
         doc="SSFT weights in model/; stages.mode picks SSFT or sequential (the key records "
             "which); generator.train=false uses the base model (no step); generator.path is "
@@ -117,6 +120,12 @@ STEPS: dict[str, StepSpec] = {
         inputs=("test", "greedy", "val", "test scores", "val scores"),
         doc="tables of one cell (recomputed every run: cheap)"),
 }
+
+ADDED: dict[str, Any] = {
+    "generator.select": "last",  # every generator before best-validation selection
+}
+"""Keyed settings added later, with the behaviour every older step had: omitted from a key
+while they have that value (old steps stay reused), hashed once they differ."""
 
 IGNORED: dict[str, str] = {
     "model.name": "a display label (cells, tables); the weights come from name_or_path",
@@ -217,7 +226,9 @@ def _resolve(node: Any, sub: str) -> Any:
 
 
 def _key(spec: str, cfg: Any, inputs: Mapping[str, Any], **roots: Any) -> dict[str, Any]:
-    key = {"keys_version": KEYS_VERSION, **select(cfg, STEPS[spec].config, **roots)}
+    picked = select(cfg, STEPS[spec].config, **roots)
+    key = {"keys_version": KEYS_VERSION,
+           **{k: v for k, v in picked.items() if k not in ADDED or v != ADDED[k]}}
     key.update({f"input.{k}": to_plain(v) for k, v in inputs.items()})
     return key
 

@@ -54,6 +54,7 @@ class GeneratorConf:
     packing: bool = MISSING
     max_steps: int = MISSING
     val_examples: int = MISSING
+    select: str = MISSING
     sequential_steps: list[int] | None = MISSING
 
 

@@ -48,6 +48,9 @@ def stages_config(cfg: DictConfig, st: Step) -> dict[str, Any]:
 
 def train_sequential(cfg: DictConfig, model_cfg: Any, st: Step, logger: Any) -> dict[str, Any]:
     """Run (or resume) the stages of ``cfg.stages``; export the final generator to ``model/``."""
+    if str(cfg.generator.get("select", "last")) != "last":
+        raise ValueError(f"generator.select={cfg.generator.select}: best-validation selection "
+                         "applies to SSFT generators; stages=sequential exports its last stage")
     module, dm = training.ssft_setup(cfg, model_cfg)
     template = str(cfg.data.template)
     dm.setup("fit")

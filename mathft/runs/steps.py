@@ -128,14 +128,17 @@ def _train_ssft(cfg: DictConfig, model_cfg: Any, st: Step, logger: Any) -> dict[
     g = cfg.generator
     module, dm = training.ssft_setup(cfg, model_cfg)
     ckpt = st.dir / "ckpt"
-    trainer = training.build_trainer(cfg, int(g.max_steps), ckpt, logger)
+    best = training.BestValWeights(ckpt) if str(g.select) == "best_val" else None
+    trainer = training.build_trainer(cfg, int(g.max_steps), ckpt, logger, best_val=best)
     training.fit(trainer, module, ckpt, dm)
+    selected = best.restore(module) if best is not None else None
     export_generator(module, module.tokenizer, st.dir / "model",
                      merge_lora=training.merge_on_export(cfg.finetune),
-                     metadata={"step": st.hash, "global_step": trained_steps(trainer)})
+                     metadata={"step": st.hash, "global_step": trained_steps(trainer),
+                               "selected": selected or "last"})
     too_long = {split: stats.truncated for split, stats in dm.stats.items()}
     return {"global_step": trained_steps(trainer), "n_train": dm.stats["train"].total,
-            "n_val": dm.stats["val"].total,
+            "n_val": dm.stats["val"].total, "selected": selected or "last",
             "too_long": too_long, "overlong": str(g.overlong), **training.fit_record(trainer)}
 
 

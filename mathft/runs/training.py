@@ -4,18 +4,22 @@ and the metrics a fit ends with."""
 
 from __future__ import annotations
 
+import io
+import re
 import zipfile
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 import pytorch_lightning as pl
+import torch
 from hydra.utils import instantiate
 from omegaconf import DictConfig
 from pytorch_lightning.callbacks import LearningRateMonitor, ModelCheckpoint
 
 from mathft.data.datamodule import SSFTDataModule
 from mathft.data.mixtures import ssft_examples_from_config
+from mathft.io import atomic_write_bytes
 from mathft.runs.cache import to_plain
 from mathft.runs.distributed import STEP_METRIC, VALIDATED_METRIC, StepCounter, trained_steps
 
@@ -79,14 +83,74 @@ class ValHistory(pl.Callback):
         self.points = list(state_dict.get("points", []))
 
 
+class BestValWeights(pl.Callback):
+    """``generator.select=best_val``: the weights of the validation with the lowest
+    ``monitor`` (the earliest on ties), kept in ``dir/best_val-<step>.pt``.
+
+    The best step and value live in ``last.ckpt`` (this callback runs before
+    :class:`ValHistory` re-saves it), so a resumed fit selects exactly as an uninterrupted one.
+    The previous best's file stays until a later best replaces it: a fit killed between
+    writing a new best and recording it in ``last.ckpt`` resumes with the old record, and
+    its file is still there.
+    """
+
+    def __init__(self, dir: Path, monitor: str = "val/loss") -> None:
+        self.dir, self.monitor = Path(dir), monitor
+        self.best: dict[str, Any] | None = None  # {"step", "value"}
+
+    def path(self, step: int) -> Path:
+        return self.dir / f"best_val-{step}.pt"
+
+    def on_validation_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        value = trainer.callback_metrics.get(self.monitor)
+        if trainer.sanity_checking or value is None:
+            return
+        value, step = float(value), int(trainer.global_step)
+        if self.best is not None and (value >= self.best["value"] or step == self.best["step"]):
+            return
+        if trainer.is_global_zero:
+            buf = io.BytesIO()
+            torch.save({k: t.detach().cpu() for k, t in pl_module.state_dict().items()}, buf)
+            atomic_write_bytes(self.path(step), buf.getvalue())
+            keep = {self.path(step).name} | ({self.path(self.best["step"]).name}
+                                             if self.best is not None else set())
+            for f in self.dir.glob("best_val-*.pt"):
+                if f.name not in keep and re.fullmatch(r"best_val-\d+\.pt", f.name):
+                    f.unlink()
+        trainer.strategy.barrier()
+        self.best = {"step": step, "value": value}
+
+    def restore(self, module: pl.LightningModule) -> dict[str, Any]:
+        """Load the selected weights into ``module``; ``{"step", "value"}`` of that validation."""
+        if self.best is None:
+            raise RuntimeError(f"generator.select=best_val: the fit never reported "
+                               f"{self.monitor} (generator.val_examples > 0 and a validation "
+                               "cadence are needed)")
+        path = self.path(self.best["step"])
+        if not path.exists():
+            raise RuntimeError(f"generator.select=best_val: {path} (the best validation, "
+                               f"step {self.best['step']}) is missing")
+        module.load_state_dict(torch.load(path, map_location="cpu", weights_only=True))
+        return dict(self.best, monitor=self.monitor)
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"best": self.best}
+
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        self.best = state_dict.get("best")
+
+
 def build_trainer(cfg: DictConfig, max_steps: int, ckpt_dir: Path, logger: Any,
-                  extra_callbacks: Sequence[pl.Callback] = ()) -> pl.Trainer:
+                  extra_callbacks: Sequence[pl.Callback] = (),
+                  best_val: BestValWeights | None = None) -> pl.Trainer:
     """A Trainer from ``cfg.trainer`` that runs ``max_steps`` optimizer steps and writes
-    ``ckpt_dir/last.ckpt`` every ``run.ckpt_every_n_steps`` steps."""
+    ``ckpt_dir/last.ckpt`` every ``run.ckpt_every_n_steps`` steps (``best_val``: also keeps
+    the best validation's weights)."""
     callbacks: list[pl.Callback] = [
         ModelCheckpoint(dirpath=str(ckpt_dir), save_last=True, save_top_k=0,
                         every_n_train_steps=int(cfg.run.ckpt_every_n_steps)),
         StepCounter(),  # global_step back from ddp_spawn workers
+        *([best_val] if best_val is not None else []),  # before ValHistory re-saves last.ckpt
         ValHistory(ckpt_dir / "last.ckpt", int(cfg.run.ckpt_every_n_steps)),
         *extra_callbacks,
     ]

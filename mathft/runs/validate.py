@@ -123,6 +123,7 @@ RULES: dict[str, Callable[[Any], str | None]] = {
     "generator.overlong": _one_of(OVERLONG),
     "generator.max_steps": _range(1),
     "generator.val_examples": _range(0),
+    "generator.select": _one_of(("last", "best_val")),
     "evaluator.init": _one_of(("base", "generator")),
     "evaluator.lr": _range(0.0),
     "evaluator.weight_decay": _range(0.0),

@@ -60,9 +60,9 @@ _TRAINER = training.build_trainer
 def _with_stop(monkeypatch: pytest.MonkeyPatch, k: int | None) -> None:
     original = _TRAINER
 
-    def trainer(cfg, max_steps, ckpt_dir, logger, extra_callbacks=()):  # noqa: ANN001, ANN202
+    def trainer(cfg, max_steps, ckpt_dir, logger, extra_callbacks=(), **kw):  # noqa: ANN001, ANN202
         extra = [*extra_callbacks, StopAt(k)] if k is not None else extra_callbacks
-        return original(cfg, max_steps, ckpt_dir, logger, extra)
+        return original(cfg, max_steps, ckpt_dir, logger, extra, **kw)
 
     monkeypatch.setattr(training, "build_trainer", trainer)
 
@@ -99,6 +99,9 @@ SSFT = ["generator.max_steps=7", "generator.batch_size=4", "data.limit_train=12"
     # the validation of step 4, the resumed run still equals the uninterrupted one
     pytest.param(4, [*SSFT, "trainer.val_check_interval=2", "trainer.check_val_every_n_epoch=null"],
                  id="4-periodic-val"),
+    # the same with the best validation's weights exported: the selection survives the stop
+    pytest.param(4, [*SSFT, "trainer.val_check_interval=2", "trainer.check_val_every_n_epoch=null",
+                     "generator.select=best_val", "generator.lr=0.05"], id="4-best-val"),
 ])
 def test_ssft_stopped_and_resumed_equals_uninterrupted(k: int, ssft: list[str], tmp_path: Path,
                                                        monkeypatch: pytest.MonkeyPatch) -> None:
@@ -123,6 +126,7 @@ def test_ssft_stopped_and_resumed_equals_uninterrupted(k: int, ssft: list[str], 
     # the loss curve survives the stop: its points up to step k come from last.ckpt, written
     # again after step k's own validation (Lightning saves at the batch's end, validates after)
     assert st.summary()["val_history"] == ref_st.summary()["val_history"]
+    assert st.summary()["selected"] == ref_st.summary()["selected"]
     assert not (st.dir / "ckpt").exists(), "finished step kept its resume checkpoint"
 
 

@@ -91,6 +91,7 @@ TABLE: list[tuple[list[str], str, set[str]]] = [
     ([], "generator.max_steps=5", {G}),
     ([], "generator.lr=1e-4", {G}),
     ([], "generator.val_examples=4", {G}),
+    ([], "generator.select=best_val", {G}),
     ([], "data=math", {G}),
     ([], "data.limit_train=8", {G}),
     ([], "finetune=lora", {G, E}),
