@@ -23,7 +23,7 @@ demo: $(STAMP)
 	$(BIN)/python -m mathft.pipeline experiment=smoke
 
 test: $(STAMP)
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q --durations=25
 
 test-slow: $(STAMP)
 	$(BIN)/python -m pytest -q -m slow
