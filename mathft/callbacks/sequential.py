@@ -19,7 +19,10 @@ How it works:
   built from that store. The engine is chosen as in the sampling step
   (:func:`~mathft.sampling.factory.resolve_in_memory_engine`: ``auto``, and ``vllm``, which
   cannot take a model in memory, are the ``prefix`` engine); the resolved engine and dtype are
-  part of the store's config hash (and, in the pipeline, of the generator's step key).
+  part of the store's config hash (and, in the pipeline, of the generator's step key). With
+  ``workers > 1`` the stage model is exported next to the store and sampled by that many
+  processes, as a pipeline sample step does (:mod:`mathft.sampling.workers`; not hashed: a
+  sample depends on its seed, problem and index, up to the rounding of its batch).
 - **Optimizer (choice).** Each stage starts with a fresh AdamW state and its own warmup + cosine
   schedule over its length: fine-tuning anew from the previous stage's weights (the paper's
   stages are separate fine-tunings). ``MultiTaskModule.configure_optimizers`` reads the active
@@ -42,9 +45,12 @@ sampling runs on global rank 0 while the other ranks wait at a barrier.
 
 from __future__ import annotations
 
+import functools
 import logging
 import math
+import pickle
 import random
+import shutil
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from itertools import islice
@@ -65,6 +71,7 @@ from mathft.sampling.factory import make_engine, resolve_in_memory_engine
 from mathft.sampling.hashing import config_hash
 from mathft.sampling.runner import default_prompt, sample_to_store
 from mathft.sampling.store import CandidateStore
+from mathft.sampling.workers import WorkerJob, absorb_parts, sample_in_workers
 
 log = logging.getLogger(__name__)
 
@@ -91,6 +98,20 @@ class CandidateSampling:
     engine_kwargs: Mapping[str, Any] | None = None
     engine: str = "auto"
     precision: str = "auto"
+    workers: int = 1  # processes (> 1: the stage model is exported and each loads it)
+
+
+def _prompt_of(prompt_fn: Callable[[Problem], str], problem: Problem, tokenizer: Any) -> str:
+    """``WorkerJob.prompt`` from a ``Problem -> str`` prompt function (picklable partial)."""
+    return prompt_fn(problem)
+
+
+def _picklable(obj: Any) -> bool:
+    try:
+        pickle.dumps(obj)
+    except (pickle.PicklingError, AttributeError, TypeError):
+        return False
+    return True
 
 
 def pass_batches(dl: DataLoader, seed: int) -> list[list[int]]:
@@ -219,7 +240,8 @@ class SequentialStages(pl.Callback):
                 store=cand_cfg.get("store", "candidates/stage1.jsonl"), prompt_fn=prompt_fn,
                 model_id=cand_cfg.get("model_id", "sequential/stage1"),
                 engine=str(cand_cfg.get("engine", "auto")),
-                precision=str(cand_cfg.get("precision", "auto")))
+                precision=str(cand_cfg.get("precision", "auto")),
+                workers=int(cand_cfg.get("workers", 1)))
             evaluator_data = evaluator_loader_factory(tokenizer, probs, objective=objective,
                                                       seed=seed, **ev_cfg)
         export = cfg.get("export") or {}
@@ -327,20 +349,52 @@ class SequentialStages(pl.Callback):
         if trainer.is_global_zero:
             store = CandidateStore(self.store_path, config_hash=chash, model_id=cs.model_id,
                                    sampling=cs.params.to_dict())
-            lm, was_training = module.model, module.model.training
-            lm.eval()
-            try:
-                engine = make_engine(engine_id["engine"], lm, module.tokenizer,
-                                     precision=cs.precision, **dict(cs.engine_kwargs or {}))
-                stats = sample_to_store(engine, list(cs.problems), store, cs.params, cs.prompt_fn,
-                                        cs.model_id, chash, progress=False)
-            finally:
-                lm.train(was_training)
+            workers = min(cs.workers, len(cs.problems))
+            if workers > 1 and not _picklable(cs.prompt_fn):
+                log.warning("stage candidates: prompt_fn %r cannot be sent to worker processes; "
+                            "sampling in this process", cs.prompt_fn)
+                workers = 1
+            if workers > 1:
+                stats = self._sample_in_workers(module, store, engine_id, chash, workers)
+            else:
+                absorb_parts(store, [p.uid for p in cs.problems])  # a killed run's worker rows
+                lm, was_training = module.model, module.model.training
+                lm.eval()
+                try:
+                    engine = make_engine(engine_id["engine"], lm, module.tokenizer,
+                                         precision=cs.precision, **dict(cs.engine_kwargs or {}))
+                    stats = sample_to_store(engine, list(cs.problems), store, cs.params,
+                                            cs.prompt_fn, cs.model_id, chash, progress=False)
+                finally:
+                    lm.train(was_training)
             log.info("stage candidates (%s, %s): %d generated, %d already stored, %d correct "
                      "-> %s", engine_id["engine"], engine_id["dtype"], stats.generated,
                      stats.skipped, stats.correct, self.store_path)
         trainer.strategy.barrier("mathft-sequential-sampling")
         self.sampled = True
+
+    def _sample_in_workers(self, module: Any, store: CandidateStore, engine_id: dict[str, str],
+                           chash: str, workers: int) -> Any:
+        """The candidates sampled by ``workers`` processes from the stage model, exported
+        (LoRA merged) next to the store and removed afterwards."""
+        from mathft.models.loading import load_model_and_tokenizer
+
+        cs = self.candidates
+        assert cs is not None
+        model_dir = Path(store.path).with_name(Path(store.path).stem + ".model")
+        export_generator(module.model, module.tokenizer, model_dir, merge_lora=True,
+                         metadata={"purpose": "sequential stage candidates"})
+        dtype = str(next(module.model.parameters()).dtype).replace("torch.", "")
+        job = WorkerJob(load=functools.partial(load_model_and_tokenizer, str(model_dir),
+                                               dtype=dtype, padding_side="left"),
+                        engine=engine_id["engine"], precision=cs.precision, params=cs.params,
+                        prompt=functools.partial(_prompt_of, cs.prompt_fn),
+                        model_id=cs.model_id, config_hash=chash,
+                        engine_kwargs=dict(cs.engine_kwargs or {}))
+        try:
+            return sample_in_workers(job, list(cs.problems), store, workers, progress=False)
+        finally:
+            shutil.rmtree(model_dir, ignore_errors=True)
 
     # --- Lightning hooks ---------------------------------------------------------------------
     def setup(self, trainer: pl.Trainer, pl_module: pl.LightningModule, stage: str) -> None:

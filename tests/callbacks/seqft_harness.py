@@ -84,7 +84,7 @@ CONF = Path(__file__).resolve().parents[2] / "conf" / "stages" / "sequential.yam
 
 
 def stage_config(steps: tuple[int, int, int] = (3, 3, 2), joint_alpha: float = 0.0,
-                 stage3_epochs: float | None = None) -> dict[str, Any]:
+                 stage3_epochs: float | None = None, **candidates: Any) -> dict[str, Any]:
     """conf/stages/sequential.yaml scaled down to a tiny run, completed with what the pipeline
     takes from its other settings (mathft.runs.sequential_step.stages_config)."""
     cfg = OmegaConf.to_container(OmegaConf.load(CONF))
@@ -96,7 +96,7 @@ def stage_config(steps: tuple[int, int, int] = (3, 3, 2), joint_alpha: float = 0
         cfg["stages"][2].update(steps=None, epochs=stage3_epochs)
     cfg["candidates"].update(num_problems=N_PROBLEMS, sampling={
         "n": N_SAMPLES, "temperature": 0.9, "top_p": 0.95, "max_new_tokens": 12, "seed": 0,
-        "greedy": False, "stop_on_answer": True, "batch_size": 8})
+        "greedy": False, "stop_on_answer": True, "batch_size": 8}, **candidates)
     cfg["evaluator_data"].update(n_per_problem=N_SAMPLES, balance=True, batch_size=2,
                                  max_length=96)
     cfg["export"]["dir"] = "generator"
@@ -106,15 +106,16 @@ def stage_config(steps: tuple[int, int, int] = (3, 3, 2), joint_alpha: float = 0
 def build(root: str | Path, steps: tuple[int, int, int] = (3, 3, 2), objective: str = "xent",
           joint_alpha: float = 0.0, callbacks: list[Any] = (), accumulate: int = 1,
           stage3_epochs: float | None = None, pre_callbacks: list[Any] = (),
-          finetune: dict[str, Any] | None = None):
-    """(trainer, module, SequentialStages) for a tiny 3-stage run under ``root``."""
+          finetune: dict[str, Any] | None = None, candidates: dict[str, Any] | None = None):
+    """(trainer, module, SequentialStages) for a tiny 3-stage run under ``root``
+    (``candidates``: overrides of the stage-2 sampling, e.g. ``workers``, ``precision``)."""
     root = Path(root)
     pl.seed_everything(0, verbose=False)
     module = MultiTaskModule({"name_or_path": "tiny", "seed": 0}, finetune, lr=1e-3,
                              warmup_steps=1, objective=objective)
     tok = module.tokenizer
     dm = SSFTDataModule(tok, train=examples(), batch_size=2, max_length=96, seed=0)
-    cfg = stage_config(steps, joint_alpha, stage3_epochs)
+    cfg = stage_config(steps, joint_alpha, stage3_epochs, **(candidates or {}))
     stages = SequentialStages.from_config(cfg, tokenizer=tok, generator_data=dm.train_dataloader,
                                           train_problems=problems(), objective=objective)
     ckpt = ModelCheckpoint(dirpath=root / "ckpt", every_n_train_steps=1, save_last=True,

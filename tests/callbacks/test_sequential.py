@@ -121,6 +121,21 @@ def test_candidates_are_samples_of_the_model_at_the_end_of_stage1(tmp_path):
     assert resample(final, "final.jsonl") != stored  # the check can tell models apart
 
 
+def test_candidates_in_worker_processes_equal_one_process(tmp_path):
+    """``workers=2``: the stage model is exported, two processes sample it into the store,
+    the export is removed; in fp32 the store equals the one-process store row for row."""
+    stores = {}
+    for w in (1, 2):
+        root = tmp_path / f"w{w}"
+        run(root, steps=(2, 1, 1), candidates={"workers": w, "precision": "float32"})
+        stores[w] = [(c.problem_id, c.sample_idx, c.text, c.answer, c.correct)
+                     for c in CandidateStore(root / "candidates" / "stage1.jsonl").load()]
+        assert sorted(p.name for p in (root / "candidates").iterdir()) == \
+            ["stage1.jsonl", "stage1.jsonl.meta.json"]  # no exported model, no parts left
+    assert len(stores[1]) == N_PROBLEMS * N_SAMPLES
+    assert stores[2] == stores[1]
+
+
 @pytest.mark.parametrize("stop_at", [1, 4, 7], ids=["stage1", "stage2", "stage3"])
 def test_resume_mid_stage_is_exact(tmp_path, reference_run, stop_at):
     """Stop at a step of any stage, resume from last.ckpt: same stages, same batches, same
