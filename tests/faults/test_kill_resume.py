@@ -49,7 +49,9 @@ def _lines(paths: list[Path]) -> list[bytes]:
     return out
 
 
-@pytest.mark.parametrize("workers", [1, 2])
+# 2 workers: slow (90 s on the loaded 2-core machine); the default run keeps 1 worker, and
+# tests/sampling/test_workers.py covers the workers' part stores and their resume
+@pytest.mark.parametrize("workers", [1, pytest.param(2, marks=pytest.mark.slow)])
 def test_sigkill_sampling_then_rerun_completes_store(tmp_path, workers):
     """mathft.sample killed after >= 8 rows; the rerun appends the rest, each key once,
     and the rows written before the kill are kept byte for byte. With 2 worker processes

@@ -96,9 +96,10 @@ SSFT = ["generator.max_steps=7", "generator.batch_size=4", "data.limit_train=12"
     pytest.param(4, [*SSFT[:2], "data.limit_train=8", *SSFT[3:]], marks=pytest.mark.slow,
                  id="4-epoch-end"),
     # validation every 2 steps across epochs (the CPU scale's loss curve): stopped right after
-    # the validation of step 4, the resumed run still equals the uninterrupted one
+    # the validation of step 4, the resumed run still equals the uninterrupted one (slow: the
+    # best-val case below checks the same curve and more)
     pytest.param(4, [*SSFT, "trainer.val_check_interval=2", "trainer.check_val_every_n_epoch=null"],
-                 id="4-periodic-val"),
+                 marks=pytest.mark.slow, id="4-periodic-val"),
     # the same with the best validation's weights exported: the selection survives the stop
     pytest.param(4, [*SSFT, "trainer.val_check_interval=2", "trainer.check_val_every_n_epoch=null",
                      "generator.select=best_val", "generator.lr=0.05"], id="4-best-val"),
