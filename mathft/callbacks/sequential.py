@@ -19,10 +19,11 @@ How it works:
   built from that store. The engine is chosen as in the sampling step
   (:func:`~mathft.sampling.factory.resolve_in_memory_engine`: ``auto``, and ``vllm``, which
   cannot take a model in memory, are the ``prefix`` engine); the resolved engine and dtype are
-  part of the store's config hash (and, in the pipeline, of the generator's step key). With
-  ``workers > 1`` the stage model is exported next to the store and sampled by that many
-  processes, as a pipeline sample step does (:mod:`mathft.sampling.workers`; not hashed: a
-  sample depends on its seed, problem and index, up to the rounding of its batch).
+  part of the store's config hash (and, in the pipeline, of the generator's step key).
+  ``workers`` (as ``sampling.workers``: ``auto`` is one process per core for the ``prefix``
+  engine) above 1 exports the stage model next to the store, and that many processes sample
+  it as in a sample step (:mod:`mathft.sampling.workers`; not hashed: a sample depends on its
+  seed, problem and index, up to the rounding of its batch).
 - **Optimizer (choice).** Each stage starts with a fresh AdamW state and its own warmup + cosine
   schedule over its length: fine-tuning anew from the previous stage's weights (the paper's
   stages are separate fine-tunings). ``MultiTaskModule.configure_optimizers`` reads the active
@@ -71,7 +72,7 @@ from mathft.sampling.factory import make_engine, resolve_in_memory_engine
 from mathft.sampling.hashing import config_hash
 from mathft.sampling.runner import default_prompt, sample_to_store
 from mathft.sampling.store import CandidateStore
-from mathft.sampling.workers import WorkerJob, absorb_parts, sample_in_workers
+from mathft.sampling.workers import WorkerJob, absorb_parts, resolve_workers, sample_in_workers
 
 log = logging.getLogger(__name__)
 
@@ -98,7 +99,7 @@ class CandidateSampling:
     engine_kwargs: Mapping[str, Any] | None = None
     engine: str = "auto"
     precision: str = "auto"
-    workers: int = 1  # processes (> 1: the stage model is exported and each loads it)
+    workers: int | str = 1  # as sampling.workers (> 1: the stage model is exported, each loads it)
 
 
 def _prompt_of(prompt_fn: Callable[[Problem], str], problem: Problem, tokenizer: Any) -> str:
@@ -241,7 +242,7 @@ class SequentialStages(pl.Callback):
                 model_id=cand_cfg.get("model_id", "sequential/stage1"),
                 engine=str(cand_cfg.get("engine", "auto")),
                 precision=str(cand_cfg.get("precision", "auto")),
-                workers=int(cand_cfg.get("workers", 1)))
+                workers=cand_cfg.get("workers", 1))
             evaluator_data = evaluator_loader_factory(tokenizer, probs, objective=objective,
                                                       seed=seed, **ev_cfg)
         export = cfg.get("export") or {}
@@ -349,7 +350,9 @@ class SequentialStages(pl.Callback):
         if trainer.is_global_zero:
             store = CandidateStore(self.store_path, config_hash=chash, model_id=cs.model_id,
                                    sampling=cs.params.to_dict())
-            workers = min(cs.workers, len(cs.problems))
+            # as a sample step: auto is one process per core for the prefix engine
+            workers = resolve_workers(cs.workers, len(cs.problems),
+                                      parallel=engine_id["engine"] == "prefix")
             if workers > 1 and not _picklable(cs.prompt_fn):
                 log.warning("stage candidates: prompt_fn %r cannot be sent to worker processes; "
                             "sampling in this process", cs.prompt_fn)

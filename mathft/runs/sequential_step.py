@@ -19,15 +19,13 @@ from mathft.records import Problem
 from mathft.runs import training
 from mathft.runs.cache import Step, to_plain
 from mathft.runs.problems import problem_set
-from mathft.sampling.factory import resolve_in_memory_engine
-from mathft.sampling.workers import resolve_workers
 
 
-def stages_config(cfg: DictConfig, st: Step, n_problems: int = 2) -> dict[str, Any]:
+def stages_config(cfg: DictConfig, st: Step) -> dict[str, Any]:
     """The :meth:`SequentialStages.from_config` mapping: ``cfg.stages`` (without its module)
     completed from the settings' homes: stage lengths from ``generator.sequential_steps``
-    (when set), stage-2 decoding from ``sampling`` (its engine, precision and workers included;
-    ``n_problems``: how many problems the workers share) on all ``eval.evaluator_train`` problems,
+    (when set), stage-2 decoding from ``sampling`` (its engine, precision and workers included)
+    on all ``eval.evaluator_train`` problems,
     n_per_problem / balance / batch_size / max_length of its data from ``evaluator``, the
     export into the step directory."""
     out = {k: v for k, v in to_plain(cfg.stages).items() if k != "module"}
@@ -40,13 +38,10 @@ def stages_config(cfg: DictConfig, st: Step, n_problems: int = 2) -> dict[str, A
                          for s, n in zip(out["stages"], lengths)]
     sampling = {k: v for k, v in to_plain(cfg.sampling).items()
                 if k not in ("engine", "precision", "name", "shard", "workers")}
-    engine = str(cfg.sampling.engine)
-    in_memory = resolve_in_memory_engine(engine, str(cfg.sampling.precision), "float32")
     out["candidates"] = {**out["candidates"], "num_problems": None, "sampling": sampling,
-                         "engine": engine, "precision": str(cfg.sampling.precision),
-                         # as a sample step: one process per core for the prefix engine
-                         "workers": resolve_workers(cfg.sampling.get("workers"), n_problems,
-                                                    parallel=in_memory["engine"] == "prefix")}
+                         "engine": str(cfg.sampling.engine),
+                         "precision": str(cfg.sampling.precision),
+                         "workers": to_plain(cfg.sampling.get("workers", 1))}
     e = cfg.evaluator
     out["evaluator_data"] = {**out["evaluator_data"], "n_per_problem": int(e.n_per_problem),
                              "balance": bool(e.balance), "batch_size": int(e.batch_size),
@@ -69,7 +64,7 @@ def train_sequential(cfg: DictConfig, model_cfg: Any, st: Step, logger: Any) -> 
     dm.setup("fit")
     problems = problem_set(cfg, "evaluator_train")
     callback = SequentialStages.from_config(
-        stages_config(cfg, st, len(problems)), tokenizer=module.tokenizer,
+        stages_config(cfg, st), tokenizer=module.tokenizer,
         generator_data=dm.train_dataloader, train_problems=problems,
         objective=to_plain(cfg.objective),
         prompt_fn=functools.partial(_prompt, template))  # picklable: sampling workers
