@@ -96,25 +96,41 @@ def _n(cells: list[Cell]) -> str:
     return ", ".join(f"N={n}, {p} problems" for n, p in ns)
 
 
+BEST_VAL = " (best val)"
+
+
+def data_label(cell: Cell) -> str:
+    """A Table 2 row: few-shot, or the SSFT data, marked when the exported weights are those of
+    the best validation (``generator.select=best_val``) rather than the last step."""
+    c = cell["cell"]
+    if c["recipe"] == "fewshot":
+        return "few-shot"
+    label = DATA_LABEL.get(c["data"], c["data"])
+    return label + BEST_VAL if c.get("select", "last") == "best_val" else label
+
+
 def table2(cells: list[Cell]) -> Table:
     models = sorted({c["cell"]["model"] for c in cells})
     cols = ["SSFT data"] + [f"{m}: {x}" for m in models for x in ("Pass@1", "Maj1@N", "Pass@N")]
     t = Table("table2_ssft", f"Table 2: SSFT data x model ({_n(cells)}; %, 95% CI)",
               cols + ["paper S* (P@1/Maj1/P@64)", "paper L"])
-    by = _unique(cells, lambda c: ("few-shot" if c["cell"]["recipe"] == "fewshot"
-                                   else DATA_LABEL.get(c["cell"]["data"], c["cell"]["data"]),
-                                   c["cell"]["model"]))
-    for label in ["few-shot", "MATH", "PRM800K", "MATH + PRM800K"]:
+    by = _unique(cells, lambda c: (data_label(c), c["cell"]["model"]))
+    data_rows = ["MATH", "PRM800K", "MATH + PRM800K"]
+    # best-validation variants get a row under their data's only where such a cell exists
+    data_rows = [r for d in data_rows for r in (d, d + BEST_VAL)
+                 if r == d or any(k[0] == r for k in by)]
+    for label in ["few-shot", *data_rows]:
         row: list[Any] = [label]
         for m in models:
             c = by.get((label, m))
             row += [gen(c, k) if c else None for k in ("Pass@1", "Maj1@N", "Pass@N")]
-        t.add_row(*row, *PAPER_T2[label])
+        t.add_row(*row, *PAPER_T2[label.removesuffix(BEST_VAL)])
     # the paper's claims: SSFT beats few-shot prompting; PRM800K-style data helps (Maj1)
-    pairs = [(f"SSFT on {label}", label, "few-shot", "few-shot")
-             for label in ["MATH", "PRM800K", "MATH + PRM800K"]]
+    pairs = [(f"SSFT on {label}", label, "few-shot", "few-shot") for label in data_rows]
     pairs += [(f"SSFT on {label}", label, "SSFT on MATH", "MATH")
-              for label in ["PRM800K", "MATH + PRM800K"]]
+              for label in data_rows if label != "MATH"]
+    pairs += [(f"SSFT on {label}", label, f"SSFT on {label.removesuffix(BEST_VAL)} (last step)",
+               label.removesuffix(BEST_VAL)) for label in data_rows if label.endswith(BEST_VAL)]
     for m in models:
         for name, label, base_name, base in pairs:
             c, b = by.get((label, m)), by.get((base, m))
@@ -123,6 +139,11 @@ def table2(cells: list[Cell]) -> Table:
             if any(v is not None for v in d.values()):
                 t.notes.append(f"{m}, {name} − {base_name} (paired, same problems): " +
                                "; ".join(f"{k} {v.fmt()}" for k, v in d.items() if v))
+        for label in data_rows:
+            sel = (by.get((label, m)) or {}).get("cell", {}).get("selected")
+            if label.endswith(BEST_VAL) and isinstance(sel, dict):
+                t.notes.append(f"{m}, {label}: the exported weights are step {sel['step']}'s "
+                               f"(val/loss {sel['value']:.3f}), the lowest validation loss")
     return t
 
 

@@ -201,6 +201,9 @@ def run_cell(cfg: DictConfig, loggers: Loggers, out_dir: Path) -> dict[str, Any]
     }
     if cs.evaluator is not None:
         cell["evaluator"] = cs.evaluator.hash
+    if cs.generator is not None:  # which weights were exported (generator.select)
+        cell["select"] = str(cfg.generator.get("select", "last"))
+        cell["selected"] = cs.generator.summary().get("selected")  # None: no record here
     test_pc = report.load_candidates(cs.test, cs.test_scores)
     val_pc = report.load_candidates(cs.val, cs.val_scores) if cs.val is not None else None
     levels = {p.uid: p.level for p in steps.problem_set(cfg, "test")}

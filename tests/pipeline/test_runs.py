@@ -56,6 +56,9 @@ def test_sweep_computes_shared_steps_once(tiny_sweep: Sweep) -> None:
     g0, g1 = (tiny_sweep.metrics(i)["cell"]["generator"] for i in (0, 1))
     e0, e1 = (tiny_sweep.metrics(i)["cell"]["evaluator"] for i in (0, 1))
     assert g0 == g1 and e0 != e1
+    for i in (0, 1):  # which weights the generator exported (generator.select: last by default)
+        cell = tiny_sweep.metrics(i)["cell"]
+        assert (cell["select"], cell["selected"]) == ("last", "last")
     assert set(tiny_sweep.metrics(0)["generation"]) == set(tiny_sweep.metrics(1)["generation"])
     for name, row in tiny_sweep.metrics(0)["generation"].items():  # same samples, same metrics
         assert row["accuracy"] == tiny_sweep.metrics(1)["generation"][name]["accuracy"]

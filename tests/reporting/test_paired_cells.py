@@ -87,3 +87,31 @@ def test_table5_shows_the_prm800k_style_minus_the_math_style() -> None:
     assert rows["4-shot math"][5:] == [None, None]
     maj, pas = rows["4-shot prm800k"][5:]
     assert maj.mean == pytest.approx(1 / 3) and pas.mean == pytest.approx(2 / 3)
+
+
+def test_table2_gives_a_best_validation_generator_its_own_row_and_pairs() -> None:
+    """A cell whose generator exported its best validation's weights (generator.select=best_val)
+    is a row of its own beside the last-step row of the same data, paired with it, with MATH
+    and with few-shot; the selected step is named."""
+    order = ["a", "b", "c"]
+    few = _metrics({"a": 0, "b": 0, "c": 0}, order)
+    math_ = _metrics({"a": 3, "b": 0, "c": 0}, order)
+    last = _metrics({"a": 0, "b": 0, "c": 0}, order)
+    best = _metrics({"a": 3, "b": 3, "c": 0}, order)
+    base = {"model": "m", "recipe": "ssft"}
+    cells = [{**few, "cell": {**base, "recipe": "fewshot", "data": "math"}},
+             {**math_, "cell": {**base, "data": "math", "select": "last", "selected": "last"}},
+             {**last, "cell": {**base, "data": "prm800k"}},  # a cell from before select existed
+             {**best, "cell": {**base, "data": "prm800k", "select": "best_val",
+                               "selected": {"step": 40, "value": 1.144}}}]
+    t = _aggregate().table2(cells)
+    rows = {r[0]: r for r in t.rows}
+    assert list(rows) == ["few-shot", "MATH", "PRM800K", "PRM800K (best val)", "MATH + PRM800K"]
+    assert rows["PRM800K"][2].mean == 0.0 and rows["PRM800K (best val)"][2].mean == pytest.approx(2 / 3)
+    assert rows["PRM800K (best val)"][4:] == rows["PRM800K"][4:]  # the paper's numbers
+    notes = "\n".join(t.notes)
+    assert "SSFT on PRM800K (best val) − SSFT on PRM800K (last step)" in notes
+    assert "SSFT on PRM800K (best val) − SSFT on MATH" in notes
+    assert "SSFT on PRM800K (best val) − few-shot" in notes
+    assert "step 40's (val/loss 1.144)" in notes
+    assert "MATH + PRM800K (best val)" not in notes  # no such cell, no row, no pair
