@@ -76,8 +76,14 @@ def export_generator(
     tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.tmp-", dir=out.parent))
     os.chmod(tmp, 0o755)
     was_training = model.training
+    # gradient checkpointing turns the KV cache off for training (loading.py); an exported model
+    # is for inference, so it is saved with the cache on
+    config = getattr(model, "config", None)
+    use_cache = getattr(config, "use_cache", None)
     try:
         model.eval()
+        if use_cache is False:
+            config.use_cache = True
         peft = is_peft_model(model)
         if peft and merge_lora:
             merged = copy.deepcopy(model).merge_and_unload()
@@ -95,6 +101,8 @@ def export_generator(
         replace_dir(tmp, out)
     finally:
         model.train(was_training)
+        if use_cache is False:
+            config.use_cache = False
         if tmp.exists():
             shutil.rmtree(tmp, ignore_errors=True)
     return out

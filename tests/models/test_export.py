@@ -44,6 +44,17 @@ def test_export_full_roundtrip(tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["gen"]
 
 
+@pytest.mark.parametrize("finetune", [None, LORA], ids=["full", "lora"])
+def test_export_of_a_checkpointed_model_keeps_the_kv_cache(tmp_path, finetune):
+    """model.gradient_checkpointing turns use_cache off for training; the exported model (for
+    sampling) has it on, and the training model keeps it off."""
+    model, tok = load_model_and_tokenizer("tiny", finetune=finetune, gradient_checkpointing=True)
+    assert model.config.use_cache is False
+    out = export_generator(model, tok, tmp_path / "gen")
+    assert json.loads((out / "config.json").read_text())["use_cache"] is True
+    assert model.config.use_cache is False
+
+
 def test_export_lora_merged_and_adapter(tmp_path):
     from peft import PeftModel
 
