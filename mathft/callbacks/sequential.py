@@ -40,8 +40,9 @@ How it works:
   :mod:`mathft.callbacks.lightning_compat`.
 
 Logged: ``stage`` (index of the active stage), ``train/<stage name>/loss`` (from the module).
-Limits: optimizer rebuild mid-fit is for single-device and DDP strategies; under DDP the
-sampling runs on global rank 0 while the other ranks wait at a barrier.
+Limits: optimizer rebuild mid-fit is for single-device and DDP strategies. Under DDP each rank
+samples its share of the stage-2 problems (every world-th) with its replica of the model, and
+rank 0 merges the shares into the store (tests/callbacks/test_sequential_ddp.py).
 """
 
 from __future__ import annotations
@@ -72,7 +73,13 @@ from mathft.sampling.factory import make_engine, resolve_in_memory_engine
 from mathft.sampling.hashing import config_hash
 from mathft.sampling.runner import default_prompt, sample_to_store
 from mathft.sampling.store import CandidateStore
-from mathft.sampling.workers import WorkerJob, absorb_parts, resolve_workers, sample_in_workers
+from mathft.sampling.workers import (
+    WorkerJob,
+    absorb_parts,
+    parts_dir,
+    resolve_workers,
+    sample_in_workers,
+)
 
 log = logging.getLogger(__name__)
 
@@ -152,6 +159,12 @@ def stream_batches(
         yield from DataLoader(dl.dataset, batch_sampler=batches[skip:], collate_fn=dl.collate_fn,
                               num_workers=dl.num_workers, pin_memory=dl.pin_memory)
         k, skip = k + 1, 0
+
+
+def _rank_sharding(batch_sampler: Any) -> bool:
+    """Whether ``batch_sampler`` yields one rank's slice of global batches (``num_replicas``,
+    ``rank``), as mathft's ``LengthGroupedBatchSampler`` does."""
+    return hasattr(batch_sampler, "num_replicas") and hasattr(batch_sampler, "rank")
 
 
 class StageLoader:
@@ -276,7 +289,25 @@ class SequentialStages(pl.Callback):
                     raise RuntimeError(f"stage {self.specs[i].name}: candidates not sampled yet")
                 assert self._evaluator_data is not None
                 self._loaders[i] = self._evaluator_data(Path(self.store_path))
+            self._shard_sampler(self._loaders[i])
         return self._loaders[i]
+
+    def _shard_sampler(self, dl: DataLoader) -> None:
+        """Under DDP, a batch sampler that shards global batches itself (mathft's
+        ``LengthGroupedBatchSampler``: ``num_replicas``, ``rank``) is set to this rank, so D
+        ranks of batch B train as one process of batch D x B (as in an SSFT or evaluator run)."""
+        bs, trainer = dl.batch_sampler, self._trainer
+        if trainer is not None and trainer.world_size > 1 and _rank_sharding(bs):
+            bs.num_replicas, bs.rank = trainer.world_size, trainer.global_rank
+
+    def _split(self, dl: DataLoader) -> dict[str, int]:
+        """How :func:`stream_batches` splits ``dl``'s batches over the ranks: not at all where
+        its sampler already gives this rank's share."""
+        trainer = self._trainer
+        assert trainer is not None
+        if trainer.world_size == 1 or _rank_sharding(dl.batch_sampler):
+            return {"rank": 0, "world": 1}
+        return {"rank": trainer.global_rank, "world": trainer.world_size}
 
     def _seed(self, i: int, mle: bool = False) -> int:
         """Base seed of stage ``i``'s batch order (its passes add 0, 1, ...)."""
@@ -292,18 +323,20 @@ class SequentialStages(pl.Callback):
         if n <= 0:
             return iter(())
         offset = (step - self.starts[i]) * accum  # type: ignore[operator]
-        shard = {"rank": trainer.global_rank, "world": trainer.world_size}
-        data = stream_batches(self._loader(i), offset, self._seed(i), **shard)
+        dl = self._loader(i)
+        data = stream_batches(dl, offset, self._seed(i), **self._split(dl))
         if self.specs[i].joint_alpha > 0:
             gen_i = next(j for j in range(i, -1, -1) if self.specs[j].kind == "generator")
-            mle = stream_batches(self._loader(gen_i), offset, self._seed(i, mle=True), **shard)
+            gen_dl = self._loader(gen_i)
+            mle = stream_batches(gen_dl, offset, self._seed(i, mle=True), **self._split(gen_dl))
             data = ({"evaluator": e, "generator": g} for e, g in zip(data, mle))
         return islice(data, n)
 
     # --- stage switching ---------------------------------------------------------------------
     def _resolve_length(self, i: int, trainer: pl.Trainer) -> None:
         if self.lengths[i] is None:
-            per_pass = len(pass_batches(self._loader(i), self._seed(i))) // trainer.world_size
+            dl = self._loader(i)
+            per_pass = len(pass_batches(dl, self._seed(i))) // self._split(dl)["world"]
             epochs = float(self.specs[i].epochs)  # type: ignore[arg-type]
             self.lengths[i] = max(1, math.ceil(epochs * per_pass / trainer.accumulate_grad_batches))
             log.info("stage %s: %s epochs = %d steps", self.specs[i].name, epochs, self.lengths[i])
@@ -347,7 +380,9 @@ class SequentialStages(pl.Callback):
                  "sampling": cs.params.identity(), "problems": sorted(p.uid for p in cs.problems),
                  "steps_before": self.lengths[:i], "engine": engine_id}
         chash = config_hash(ident)
-        if trainer.is_global_zero:
+        if trainer.world_size > 1:
+            self._sample_on_ranks(trainer, module, engine_id, chash)
+        elif trainer.is_global_zero:
             store = CandidateStore(self.store_path, config_hash=chash, model_id=cs.model_id,
                                    sampling=cs.params.to_dict())
             # as a sample step: auto is one process per core for the prefix engine
@@ -375,6 +410,39 @@ class SequentialStages(pl.Callback):
                      stats.skipped, stats.correct, self.store_path)
         trainer.strategy.barrier("mathft-sequential-sampling")
         self.sampled = True
+
+    def _sample_on_ranks(self, trainer: pl.Trainer, module: Any, engine_id: dict[str, str],
+                         chash: str) -> None:
+        """Under DDP: rank r samples problems r, r + world, ... with its replica of the model
+        (the ranks' replicas are equal) into its share ``<store>.parts/rank<r>.jsonl``; rank 0
+        then merges the shares into the store in problem order. A share of a killed run is
+        merged first and its rows are skipped. ``workers`` is not used (the ranks are the
+        processes)."""
+        cs = self.candidates
+        assert cs is not None and self.store_path is not None
+        rank, world = trainer.global_rank, trainer.world_size
+        path, ids = Path(self.store_path), [p.uid for p in cs.problems]
+        meta = {"config_hash": chash, "model_id": cs.model_id, "sampling": cs.params.to_dict()}
+        if rank == 0:
+            absorb_parts(CandidateStore(path, **meta), ids)  # a killed run's shares
+        trainer.strategy.barrier("mathft-sequential-shares-absorbed")
+        done = CandidateStore(path, repair=False).existing_keys()
+        share = CandidateStore(parts_dir(path) / f"rank{rank}.jsonl", **meta)
+        lm, was_training = module.model, module.model.training
+        lm.eval()
+        try:
+            engine = make_engine(engine_id["engine"], lm, module.tokenizer,
+                                 precision=cs.precision, **dict(cs.engine_kwargs or {}))
+            stats = sample_to_store(engine, list(cs.problems)[rank::world], share, cs.params,
+                                    cs.prompt_fn, cs.model_id, chash, progress=False, done=done)
+        finally:
+            lm.train(was_training)
+        log.info("stage candidates, rank %d of %d (%s, %s): %d generated, %d correct", rank,
+                 world, engine_id["engine"], engine_id["dtype"], stats.generated, stats.correct)
+        trainer.strategy.barrier("mathft-sequential-shares-sampled")
+        if rank == 0:
+            absorb_parts(CandidateStore(path, **meta), ids)
+            log.info("stage candidates: the %d ranks' shares merged into %s", world, path)
 
     def _sample_in_workers(self, module: Any, store: CandidateStore, engine_id: dict[str, str],
                            chash: str, workers: int) -> Any:
@@ -465,11 +533,14 @@ def evaluator_loader_factory(
     tokenizer: Any, problems: Sequence[Problem], **datamodule_kwargs: Any
 ) -> Callable[[Path], DataLoader]:
     """``store_path -> DataLoader`` of evaluator training batches built by
-    ``EvaluatorDataModule`` (objective, n_per_problem, batch_size... as its keyword arguments)."""
-    def build(store_path: Path) -> DataLoader:
-        dm = EvaluatorDataModule(tokenizer, CandidateStore(store_path), list(problems),
-                                 [p.uid for p in problems], **datamodule_kwargs)
-        dm.setup("fit")
-        return dm.train_dataloader()
+    ``EvaluatorDataModule`` (objective, n_per_problem, batch_size... as its keyword arguments).
+    Picklable (a partial of a module-level function), so that DDP's spawned ranks get it."""
+    return functools.partial(_evaluator_loader, tokenizer, list(problems), datamodule_kwargs)
 
-    return build
+
+def _evaluator_loader(tokenizer: Any, problems: list[Problem], datamodule_kwargs: dict[str, Any],
+                      store_path: Path) -> DataLoader:
+    dm = EvaluatorDataModule(tokenizer, CandidateStore(store_path), problems,
+                             [p.uid for p in problems], **datamodule_kwargs)
+    dm.setup("fit")
+    return dm.train_dataloader()

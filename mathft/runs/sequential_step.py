@@ -18,6 +18,7 @@ from mathft.data.templates import format_prompt
 from mathft.records import Problem
 from mathft.runs import training
 from mathft.runs.cache import Step, to_plain
+from mathft.runs.distributed import trained_steps
 from mathft.runs.problems import problem_set
 
 
@@ -74,5 +75,5 @@ def train_sequential(cfg: DictConfig, model_cfg: Any, st: Step, logger: Any) -> 
                 val_dataloaders=dm.val_dataloader(), ckpt_path=training.resume_path(ckpt))
     if not (st.dir / "model").exists():
         raise RuntimeError(f"sequential run in {st.dir} ended before its last stage finished")
-    return {"global_step": trainer.global_step, "n_train": dm.stats["train"].total,
+    return {"global_step": trained_steps(trainer), "n_train": dm.stats["train"].total,
             **training.fit_record(trainer)}

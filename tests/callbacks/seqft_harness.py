@@ -106,22 +106,31 @@ def stage_config(steps: tuple[int, int, int] = (3, 3, 2), joint_alpha: float = 0
 def build(root: str | Path, steps: tuple[int, int, int] = (3, 3, 2), objective: str = "xent",
           joint_alpha: float = 0.0, callbacks: list[Any] = (), accumulate: int = 1,
           stage3_epochs: float | None = None, pre_callbacks: list[Any] = (),
-          finetune: dict[str, Any] | None = None, candidates: dict[str, Any] | None = None):
+          finetune: dict[str, Any] | None = None, candidates: dict[str, Any] | None = None,
+          devices: int = 1, batch_size: int = 2):
     """(trainer, module, SequentialStages) for a tiny 3-stage run under ``root``
-    (``candidates``: overrides of the stage-2 sampling, e.g. ``workers``, ``precision``)."""
+    (``candidates``: overrides of the stage-2 sampling, e.g. ``workers``, ``precision``;
+    ``devices`` > 1: DDP over CPU processes (spawn, gloo), ``batch_size`` per process)."""
     root = Path(root)
     pl.seed_everything(0, verbose=False)
     module = MultiTaskModule({"name_or_path": "tiny", "seed": 0}, finetune, lr=1e-3,
                              warmup_steps=1, objective=objective)
     tok = module.tokenizer
-    dm = SSFTDataModule(tok, train=examples(), batch_size=2, max_length=96, seed=0)
+    dm = SSFTDataModule(tok, train=examples(), batch_size=batch_size, max_length=96, seed=0)
     cfg = stage_config(steps, joint_alpha, stage3_epochs, **(candidates or {}))
+    cfg["evaluator_data"]["batch_size"] = batch_size
     stages = SequentialStages.from_config(cfg, tokenizer=tok, generator_data=dm.train_dataloader,
                                           train_problems=problems(), objective=objective)
     ckpt = ModelCheckpoint(dirpath=root / "ckpt", every_n_train_steps=1, save_last=True,
                            save_top_k=0)
+    ddp: dict[str, Any] = {}
+    if devices > 1:
+        from pytorch_lightning.strategies import DDPStrategy
+
+        ddp = {"strategy": DDPStrategy(start_method="spawn", process_group_backend="gloo"),
+               "use_distributed_sampler": False}
     trainer = pl.Trainer(
-        default_root_dir=str(root), accelerator="cpu", devices=1, max_steps=-1,
+        default_root_dir=str(root), accelerator="cpu", devices=devices, max_steps=-1, **ddp,
         accumulate_grad_batches=accumulate, logger=CSVLogger(str(root), name="logs", version=0),
         enable_progress_bar=False, enable_model_summary=False, num_sanity_val_steps=0,
         log_every_n_steps=1,

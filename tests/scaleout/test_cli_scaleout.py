@@ -113,3 +113,25 @@ def test_sigkill_two_rank_training_then_rerun_resumes(tmp_path: Path) -> None:
     assert "Restoring states from the checkpoint" in proc.stdout + proc.stderr
     (gen,) = _done(cache, "generator")
     assert gen["global_step"] == 8
+
+
+def test_sequential_cell_with_two_ddp_processes(tmp_path: Path) -> None:
+    """stages=sequential under DDP through the pipeline: the 3-stage fit in 2 processes, each
+    rank sampling its share of the stage-2 candidates, rank 0 merging them and exporting."""
+    cache, run = tmp_path / "cache", tmp_path / "run"
+    proc = cli("mathft.pipeline",
+               [*TINY, *DDP, "stages=sequential", "evaluator.enabled=false",
+                "generator.sequential_steps=[2,2,1]", f"run.cache_dir={cache}",
+                f"hydra.run.dir={run}"], tmp_path, timeout=1500)
+    assert proc.returncode == 0, tail(proc)
+    out = proc.stdout + proc.stderr
+    assert out.count("Starting with 2 processes") == 1
+    (gen,) = _done(cache, "generator")
+    assert gen["global_step"] == 5
+    for stage in ("generator1", "evaluator", "generator2"):
+        assert f"train/{stage}/loss" in gen["metrics"], stage
+    (d,) = (cache / "generator").iterdir()
+    assert (d / "model" / "config.json").is_file()
+    (store,) = d.rglob("stage1.jsonl")
+    assert _unique_rows(store) > 0 and not list(d.rglob("*.parts"))
+    assert (run / "metrics.json").exists()
