@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 TORCH_VERSION ?= 2.13.0
 STAMP := $(VENV)/.mathft-installed
 
-.PHONY: install demo test test-slow lint bench clean vllm-cpu
+.PHONY: install demo test test-slow lint bench clean vllm-cpu openvino
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -62,5 +62,27 @@ $(VLLM_STAMP): pyproject.toml
 
 vllm-cpu: $(VLLM_STAMP)
 
+# OpenVINO GenAI (sampling.engine=openvino, what `auto` picks on the CPU once installed;
+# docs/sampling.md#openvino): its runtime goes into .venv (no torch, no transformers); the
+# one-off conversion of a checkpoint to OpenVINO IR needs optimum-intel, which pins
+# transformers <5.6, so it gets .venv-openvino (CPU torch; torchvision, which optimum-intel
+# lists but text models never import, is removed: PyPI's build does not match the CPU torch).
+OV_VENV ?= .venv-openvino
+OV_STAMP := $(OV_VENV)/.mathft-installed
+OPTIMUM_INTEL_VERSION ?= 2.2.0
+
+$(OV_STAMP): $(STAMP)
+	$(BIN)/python -m pip install -q -e '.[openvino]'
+	test -x $(OV_VENV)/bin/python || $(PY) -m venv $(OV_VENV)
+	$(OV_VENV)/bin/python -m pip install -q --upgrade pip
+	$(OV_VENV)/bin/python -m pip install -q torch==$(TORCH_VERSION)
+	$(OV_VENV)/bin/python -m pip install -q 'optimum-intel[openvino]==$(OPTIMUM_INTEL_VERSION)' torch==$(TORCH_VERSION)
+	$(OV_VENV)/bin/python -m pip uninstall -y -q torchvision
+	$(OV_VENV)/bin/python -c "import optimum.exporters.openvino"
+	$(BIN)/python -c "from mathft.sampling.openvino_engine import openvino_available as a; assert a()"
+	touch $(OV_STAMP)
+
+openvino: $(OV_STAMP)
+
 clean:
-	rm -rf $(VENV) $(VLLM_VENV) outputs multirun .pytest_cache
+	rm -rf $(VENV) $(VLLM_VENV) $(OV_VENV) outputs multirun .pytest_cache

@@ -39,7 +39,7 @@ from mathft.runs.reuse import open_step, partial, remove_checkpoint, reusable
 from mathft.runs.sequential_step import train_sequential
 from mathft.sampling import shards
 from mathft.sampling.engine import SamplingParams, inference_dtype
-from mathft.sampling.factory import make_engine, resolve_engine
+from mathft.sampling.factory import PATH_ENGINES, make_engine, resolve_engine
 from mathft.sampling.pins import pin_weights
 from mathft.sampling.runner import sample_to_store
 from mathft.sampling.scoring import ScoreJob, absorb_score_parts, score_in_workers, score_store
@@ -215,7 +215,7 @@ def sample(cfg: DictConfig, gen_path: ModelRef, gen_id: str, model_cfg: Any,
         # this step are loaded on the CPU); the merged store equals a one-process run's
         workers = resolve_workers(used.get("workers"), len(todo),
                                   parallel=engine_id["engine"] == "prefix")
-        if engine_id["engine"] == "vllm":  # vLLM spreads over its devices itself
+        if engine_id["engine"] in PATH_ENGINES:  # they spread over the CPUs/devices themselves
             workers = 1
         if workers > 1:
             _MODELS.clear()  # each worker loads its own copy: drop this process's
@@ -226,10 +226,10 @@ def sample(cfg: DictConfig, gen_path: ModelRef, gen_id: str, model_cfg: Any,
             stats = sample_in_workers(job, todo, store, workers)
         else:
             absorb_parts(store, [p.uid for p in todo])  # rows of a killed run with workers > 1
-            if engine_id["engine"] == "vllm":  # vLLM loads the checkpoint itself
+            if engine_id["engine"] in PATH_ENGINES:  # they load the checkpoint themselves
                 cache = _node(model_cfg, "cache_dir")
                 tok = load_tokenizer(gen_path, padding_side="left", cache_dir=cache)
-                engine = make_engine("vllm", resolve_model_path(gen_path, cache), tok,
+                engine = make_engine(engine_id["engine"], resolve_model_path(gen_path, cache), tok,
                                      precision=precision,
                                      model_dtype=str(_node(model_cfg, "dtype", "float32")))
             else:

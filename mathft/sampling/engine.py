@@ -184,8 +184,26 @@ def truncate_at_stop(text: str, params: SamplingParams) -> tuple[str, bool]:
     return text[:cut], True
 
 
+def kept_tokens(token_ids: Sequence[int], decode: Any, params: SamplingParams) -> int:
+    """How many of ``token_ids`` the HF engine would have generated before stopping (for engines that
+    cut the answer after generation: vLLM, or OpenVINO's stopped rows): the
+    fewest whose decoded text has a closed answer or a stop string (``decode(ids) -> str``).
+    Binary search: once a prefix's text is cut, every longer prefix's is too."""
+    lo, hi = 1, len(token_ids)
+    if hi == 0 or not truncate_at_stop(decode(token_ids), params)[1]:
+        return hi
+    while lo < hi:
+        mid = (lo + hi) // 2
+        if truncate_at_stop(decode(token_ids[:mid]), params)[1]:
+            hi = mid
+        else:
+            lo = mid + 1
+    return lo
+
+
 class SamplingEngine(ABC):
-    """Turns prompts into generations; concrete engines: ``prefix``, ``hf`` and ``vllm``."""
+    """Turns prompts into generations; concrete engines: ``prefix``, ``hf``, ``vllm`` and
+    ``openvino``."""
 
     @abstractmethod
     def generate_requests(
@@ -216,7 +234,7 @@ class SamplingEngine(ABC):
         return [flat[i * params.n : (i + 1) * params.n] for i in range(len(prompts))]
 
 
-ENGINES = ("auto", "prefix", "hf", "vllm")
+ENGINES = ("auto", "prefix", "hf", "vllm", "openvino")
 """Values of ``sampling.engine``; :mod:`mathft.sampling.factory` builds them."""
 PRECISIONS = ("auto", "float32", "bfloat16")
 """Values of ``sampling.precision``; :func:`compute_dtype` resolves them."""
@@ -226,10 +244,10 @@ def compute_dtype(engine: str, precision: str, model_dtype: str) -> str:
     """The dtype ``engine`` decodes in (part of the samples' key, and what the ``prefix``
     engine casts its model to, so the key never misstates it).
 
-    Precision ``auto`` is bf16 for ``prefix`` on CPUs with fast bf16 kernels (AMX /
+    Precision ``auto`` is bf16 for ``prefix`` and ``openvino`` on CPUs with fast bf16 kernels (AMX /
     AVX512-BF16, :func:`mathft.hardware.fast_bf16`), else the model's own dtype.
     """
-    if engine == "prefix":
+    if engine in ("prefix", "openvino"):
         return inference_dtype(precision, model_dtype)
     if precision not in PRECISIONS:
         raise ValueError(f"sampling.precision must be one of {PRECISIONS}, got {precision!r}")

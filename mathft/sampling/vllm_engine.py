@@ -27,6 +27,7 @@ from mathft.sampling.engine import (
     Request,
     SamplingEngine,
     SamplingParams,
+    kept_tokens,
     truncate_at_stop,
 )
 
@@ -71,22 +72,6 @@ def to_vllm_params(params: SamplingParams, seed: int) -> dict[str, Any]:
         "stop": list(params.stop),
         "skip_special_tokens": True,
     }
-
-
-def kept_tokens(token_ids: Sequence[int], decode: Any, params: SamplingParams) -> int:
-    """How many of ``token_ids`` the HF engine would have generated before stopping: the
-    fewest whose decoded text has a closed answer or a stop string (``decode(ids) -> str``).
-    Binary search: once a prefix's text is cut, every longer prefix's is too."""
-    lo, hi = 1, len(token_ids)
-    if hi == 0 or not truncate_at_stop(decode(token_ids), params)[1]:
-        return hi
-    while lo < hi:
-        mid = (lo + hi) // 2
-        if truncate_at_stop(decode(token_ids[:mid]), params)[1]:
-            hi = mid
-        else:
-            lo = mid + 1
-    return lo
 
 
 class VLLMEngine(SamplingEngine):

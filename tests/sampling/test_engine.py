@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 
 from mathft.sampling import vllm_engine
-from mathft.sampling.engine import Request, SamplingParams, sample_seed
+from mathft.sampling.engine import Request, SamplingParams, kept_tokens, sample_seed
 from mathft.sampling.factory import make_engine, resolve_engine
-from mathft.sampling.vllm_engine import kept_tokens, to_vllm_params, vllm_available
+from mathft.sampling.vllm_engine import to_vllm_params, vllm_available
 
 PROMPTS = [
     "Problem:\nWhat is $1+1$?\n\nSolution:",
@@ -141,6 +141,9 @@ def test_vllm_builds_and_auto(monkeypatch: pytest.MonkeyPatch) -> None:
     the prefix engine is faster, docs/sampling.md#vllm)."""
     import torch
 
+    from mathft.sampling import openvino_engine
+
+    monkeypatch.setattr(openvino_engine, "openvino_available", lambda: False)  # not vLLM's test
     monkeypatch.setattr(vllm_engine, "vllm_build", lambda: "cpu")
     assert vllm_available() and not vllm_engine.vllm_on_gpu()
     assert resolve_engine("auto", model="/some/dir")["engine"] == "prefix"

@@ -32,28 +32,12 @@ import sys
 from pathlib import Path
 
 import pytest
+from _engine_cli import BOXED, MAX_NEW, PROBLEMS, ROOT, N, cli_env, run_sample, store_by_key
 
 from mathft.sampling.engine import answer_end
-from mathft.sampling.store import CANDIDATE_SCHEMA, read_jsonl_records
+from mathft.sampling.store import CANDIDATE_SCHEMA
 
 pytestmark = pytest.mark.slow
-
-ROOT = Path(__file__).resolve().parents[2]
-MAX_NEW = 48
-N = 4
-# The first three make SmolLM2-135M repeat a boxed answer (greedy: "\nThe answer is
-# $\boxed{7}$.\nThe answer is ..."), so the answer stop has text to cut; the last ends on EOS.
-PROBLEMS = [
-    {"id": "vllm/boxed7", "answer": "7", "problem": "State the answer.\nThe answer is "
-     "$\\boxed{7}$.\nThe answer is $\\boxed{7}$.\nThe answer is $\\boxed{7}$."},
-    {"id": "vllm/boxed12", "answer": "12", "problem": "What is $6+6$? Solution: $6+6=12$, so "
-     "the answer is $\\boxed{12}$. What is $5+7$? Solution: $5+7=12$, so the answer is "
-     "$\\boxed{12}$. What is $4+8$?"},
-    {"id": "vllm/boxed9", "answer": "9", "problem": "Copy this line twice: The answer is "
-     "$\\boxed{9}$."},
-    {"id": "vllm/plain", "answer": "2", "problem": "What is $1+1$?"},
-]
-BOXED = {"vllm/boxed7", "vllm/boxed12", "vllm/boxed9"}
 
 
 def _vllm_python() -> str:
@@ -69,16 +53,9 @@ def _vllm_python() -> str:
 
 
 def _env(tmp: Path) -> dict[str, str]:
-    e = dict(os.environ)
-    e.update(WANDB_MODE="offline", WANDB_DIR=str(tmp / "wandb"), WANDB_SILENT="true",
-             HYDRA_FULL_ERROR="1", HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1",
-             TOKENIZERS_PARALLELISM="false", PYTHONUNBUFFERED="1",
-             PYTHONPATH=os.pathsep.join([str(ROOT), e.get("PYTHONPATH", "")]).rstrip(os.pathsep))
-    e.pop("MATHFT_RUNS", None)
-    e.setdefault("OMP_NUM_THREADS", "1")
+    e = cli_env(tmp)
     e.setdefault("VLLM_CPU_OMP_THREADS_BIND", ",".join(map(str, sorted(os.sched_getaffinity(0)))))
     e.setdefault("VLLM_CPU_KVCACHE_SPACE", "1")
-    (tmp / "wandb").mkdir(parents=True, exist_ok=True)
     return e
 
 
@@ -88,18 +65,11 @@ def _sample(python: str, tmp: Path, cache: Path, problems: Path, *extra: str) ->
             "eval.test.name=jsonl", f"eval.test.path={problems}", "eval.test.levels=null",
             f"sampling.n={N}", f"sampling.max_new_tokens={MAX_NEW}", "sampling.batch_size=8",
             f"run.cache_dir={cache}", *extra]
-    proc = subprocess.run([python, "-m", "mathft.sample", *args], cwd=tmp, env=_env(tmp),
-                          capture_output=True, text=True, timeout=1800, check=False)
-    assert proc.returncode == 0, (f"rc={proc.returncode}\n--- stdout\n{proc.stdout[-4000:]}\n"
-                                  f"--- stderr\n{proc.stderr[-8000:]}")
-    out = dict(line.split(": ", 1) for line in proc.stdout.splitlines()
-               if line.startswith(("greedy: ", "test: ")))
-    return {k: Path(v) for k, v in out.items()}
+    tmp.mkdir(parents=True, exist_ok=True)
+    return run_sample(python, tmp, _env(tmp), *args)
 
 
-def _rows(path: Path) -> dict[tuple[str, int], dict]:
-    return {(r["problem_id"], r["sample_idx"]): r
-            for r in read_jsonl_records(path, CANDIDATE_SCHEMA, repair=False)}
+_rows = store_by_key
 
 
 def test_sampling_vllm_runs_on_cpu(tmp_path: Path, store_rows) -> None:
