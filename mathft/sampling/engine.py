@@ -234,6 +234,25 @@ class SamplingEngine(ABC):
         return [flat[i * params.n : (i + 1) * params.n] for i in range(len(prompts))]
 
 
+class StreamingEngine(SamplingEngine):
+    """An engine that decodes by continuous batching: :meth:`stream` is what it implements,
+    and :meth:`generate_requests` collects the stream in request order."""
+
+    @abstractmethod
+    def stream(
+        self, requests: Sequence[Request], params: SamplingParams
+    ) -> Iterator[tuple[int, Generation]]:
+        """Yield ``(request index, generation)`` as samples finish."""
+
+    def generate_requests(
+        self, requests: Sequence[Request], params: SamplingParams
+    ) -> list[Generation]:
+        out: list[Generation | None] = [None] * len(requests)
+        for i, g in self.stream(requests, params):
+            out[i] = g
+        return out  # type: ignore[return-value]
+
+
 ENGINES = ("auto", "prefix", "hf", "vllm", "openvino")
 """Values of ``sampling.engine``; :mod:`mathft.sampling.factory` builds them."""
 PRECISIONS = ("auto", "float32", "bfloat16")

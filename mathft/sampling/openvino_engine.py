@@ -32,8 +32,8 @@ import numpy as np
 from mathft.sampling.engine import (
     Generation,
     Request,
-    SamplingEngine,
     SamplingParams,
+    StreamingEngine,
     closer_mask,
     kept_tokens,
     truncate_at_stop,
@@ -142,7 +142,7 @@ def generation_config(og: Any, params: SamplingParams, seed: int) -> Any:
     return g
 
 
-class OpenVINOEngine(SamplingEngine):
+class OpenVINOEngine(StreamingEngine):
     """Sampling engine over ``openvino_genai.ContinuousBatchingPipeline``.
 
     ``model``: a checkpoint directory (converted and cached by :func:`convert`).
@@ -191,13 +191,6 @@ class OpenVINOEngine(SamplingEngine):
         if self._closers is None:
             self._closers = closer_mask(self.tok, len(self.tok)).tolist()
         return self._closers
-
-    def generate_requests(self, requests: Sequence[Request],
-                          params: SamplingParams) -> list[Generation]:
-        out: list[Generation | None] = [None] * len(requests)
-        for i, g in self.stream(requests, params):
-            out[i] = g
-        return out  # type: ignore[return-value]
 
     def stream(self, requests: Sequence[Request],
                params: SamplingParams) -> Iterator[tuple[int, Generation]]:

@@ -40,8 +40,8 @@ from mathft.sampling.draw import draw_tokens
 from mathft.sampling.engine import (
     Generation,
     Request,
-    SamplingEngine,
     SamplingParams,
+    StreamingEngine,
     closer_mask,
     compute_dtype,
     truncate_at_stop,
@@ -349,7 +349,7 @@ def _attention(module: Any, query: torch.Tensor, key: torch.Tensor, value: torch
 AttentionInterface.register(ATTN_NAME, _attention)
 
 
-class PrefixEngine(SamplingEngine):
+class PrefixEngine(StreamingEngine):
     """Continuous batching with shared prompt caches; ``params.batch_size`` rows decode at once."""
 
     name = "prefix"
@@ -373,13 +373,6 @@ class PrefixEngine(SamplingEngine):
         if self._closers is None:
             self._closers = closer_mask(self.tok, int(self.model.config.vocab_size))
         return self._closers
-
-    def generate_requests(self, requests: Sequence[Request],
-                          params: SamplingParams) -> list[Generation]:
-        out: list[Generation | None] = [None] * len(requests)
-        for i, g in self.stream(requests, params):
-            out[i] = g
-        return out  # type: ignore[return-value]
 
     def _units(self, requests: Sequence[Request], cap: int) -> list[_Unit]:
         """Requests grouped by prompt (first-seen order), at most ``cap`` rows per unit."""

@@ -8,6 +8,7 @@ import os
 import subprocess
 from pathlib import Path
 
+from mathft.sampling.engine import answer_end
 from mathft.sampling.store import CANDIDATE_SCHEMA, read_jsonl_records
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -61,3 +62,41 @@ def store_by_key(path: Path) -> dict[tuple[str, int], dict]:
 def write_problems(path: Path) -> Path:
     path.write_text("".join(json.dumps(p) + "\n" for p in PROBLEMS))
     return path
+
+
+def assert_keeps_hf_contract(ours: dict[str, Path], hf: dict[str, Path]) -> None:
+    """The contract every engine keeps, checked on its greedy and sampled stores against the
+    HF engine's for :data:`PROBLEMS` on the same fp32 model: the same rows, fields and sampling
+    record; greedy equal row for row (text, answer, grade, ``n_tokens``); nothing after a
+    closed answer, the boxed problems cut there with ``n_tokens`` counted to the closing token;
+    different seeds, different samples."""
+    og, hg, os_, hs = (store_by_key(p) for p in (ours["greedy"], hf["greedy"], ours["test"],
+                                                  hf["test"]))
+    ids = [p["id"] for p in PROBLEMS]
+    assert set(os_) == set(hs) == {(i, j) for i in ids for j in range(N)}
+    assert set(og) == set(hg) == {(i, 0) for i in ids}
+    for mine, ref in ((og, hg), (os_, hs)):
+        r0 = next(iter(ref.values()))
+        for r in mine.values():
+            assert set(r) == set(r0) == set(CANDIDATE_SCHEMA)
+            assert (r["sampling"], r["model_id"]) == (r0["sampling"], r0["model_id"])
+            assert 0 < r["n_tokens"] <= MAX_NEW or r["text"] == ""
+    fields = ("text", "answer", "correct", "n_tokens")
+    for k in hg:
+        assert {f: og[k][f] for f in fields} == {f: hg[k][f] for f in fields}, k
+    for r in [*og.values(), *os_.values()]:
+        assert answer_end(r["text"]) in (None, len(r["text"])), r
+    for i in BOXED:
+        g = og[i, 0]
+        assert answer_end(g["text"]) == len(g["text"]) and g["correct"], g
+        assert g["n_tokens"] < MAX_NEW  # counted to the closing token, not to the engine's end
+    for i in ids:
+        assert len({os_[i, j]["text"] for j in range(N)}) > 1, i
+
+
+def cut_to_half(store: Path) -> None:
+    """What a killed run leaves: the rows of the first half of the samples, no DONE record."""
+    keep = [line for line in store.read_text().splitlines(keepends=True)
+            if json.loads(line)["sample_idx"] < N // 2]
+    store.write_text("".join(keep))
+    (store.parent / "DONE.json").unlink()

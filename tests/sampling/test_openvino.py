@@ -19,13 +19,12 @@ from pathlib import Path
 
 import pytest
 from _engine_cli import (
-    BOXED,
     MAX_NEW,
-    PROBLEMS,
     N,
+    assert_keeps_hf_contract,
     cli_env,
+    cut_to_half,
     run_sample,
-    store_by_key,
     write_problems,
 )
 
@@ -156,35 +155,10 @@ def test_sampling_openvino_keeps_the_engine_contract(tmp_path: Path, store_rows)
     assert done["engine"] == {"engine": "openvino", "dtype": "float32"}
     assert len(list((cache / "openvino").iterdir())) == 1  # converted once, for both stores
 
-    vg, hg, vs, hs = (store_by_key(p) for p in (v["greedy"], h["greedy"], v["test"], h["test"]))
-    ids = [p["id"] for p in PROBLEMS]
-    assert set(vs) == set(hs) == {(i, j) for i in ids for j in range(N)}
-    assert set(vg) == set(hg) == {(i, 0) for i in ids}
-    for ours, ref in ((vg, hg), (vs, hs)):
-        r0 = next(iter(ref.values()))
-        for r in ours.values():
-            assert set(r) == set(r0)
-            assert (r["sampling"], r["model_id"]) == (r0["sampling"], r0["model_id"])
-            assert 0 < r["n_tokens"] <= MAX_NEW or r["text"] == ""
-
-    for k in hg:  # greedy OpenVINO == greedy HF on the same fp32 model
-        got = {f: vg[k][f] for f in ("text", "answer", "correct", "n_tokens")}
-        assert got == {f: hg[k][f] for f in ("text", "answer", "correct", "n_tokens")}, k
-
-    for r in [*vg.values(), *vs.values()]:  # the answer stop, applied while decoding
-        assert answer_end(r["text"]) in (None, len(r["text"])), r
-    for i in BOXED:
-        g = vg[i, 0]
-        assert answer_end(g["text"]) == len(g["text"]) and g["correct"], g
-        assert g["n_tokens"] < MAX_NEW
-    for i in ids:  # different seeds, different samples
-        assert len({vs[i, j]["text"] for j in range(N)}) > 1, i
+    assert_keeps_hf_contract(v, h)
 
     before = store_rows(v["test"])  # same seeds, same samples, in another batch
-    keep = [line for line in v["test"].read_text().splitlines(keepends=True)
-            if json.loads(line)["sample_idx"] < N // 2]
-    v["test"].write_text("".join(keep))
-    (v["test"].parent / "DONE.json").unlink()
+    cut_to_half(v["test"])
     again = _sample(tmp_path / "v2", cache, problems)
     assert again == v
     assert store_rows(v["test"]) == before

@@ -32,10 +32,16 @@ import sys
 from pathlib import Path
 
 import pytest
-from _engine_cli import BOXED, MAX_NEW, PROBLEMS, ROOT, N, cli_env, run_sample, store_by_key
-
-from mathft.sampling.engine import answer_end
-from mathft.sampling.store import CANDIDATE_SCHEMA
+from _engine_cli import (
+    MAX_NEW,
+    ROOT,
+    N,
+    assert_keeps_hf_contract,
+    cli_env,
+    cut_to_half,
+    run_sample,
+    write_problems,
+)
 
 pytestmark = pytest.mark.slow
 
@@ -69,8 +75,6 @@ def _sample(python: str, tmp: Path, cache: Path, problems: Path, *extra: str) ->
     return run_sample(python, tmp, _env(tmp), *args)
 
 
-_rows = store_by_key
-
 
 def test_sampling_vllm_runs_on_cpu(tmp_path: Path, store_rows) -> None:
     python = _vllm_python()
@@ -80,8 +84,7 @@ def test_sampling_vllm_runs_on_cpu(tmp_path: Path, store_rows) -> None:
         resolve_model_path("embedded:smollm2-135m")
     except FileNotFoundError as e:
         pytest.skip(str(e))
-    problems = tmp_path / "problems.jsonl"
-    problems.write_text("".join(json.dumps(p) + "\n" for p in PROBLEMS))
+    problems = write_problems(tmp_path / "problems.jsonl")
     cache = tmp_path / "steps"
 
     v = _sample(python, tmp_path / "v", cache, problems)
@@ -90,39 +93,12 @@ def test_sampling_vllm_runs_on_cpu(tmp_path: Path, store_rows) -> None:
     done = json.loads((v["test"].parent / "DONE.json").read_text())
     assert done["engine"] == {"engine": "vllm", "dtype": "float32"}
 
-    # stores: the HF engine's schema and sampling record, N rows per problem
-    vg, hg, vs, hs = (_rows(p) for p in (v["greedy"], h["greedy"], v["test"], h["test"]))
-    ids = [p["id"] for p in PROBLEMS]
-    assert set(vs) == set(hs) == {(i, j) for i in ids for j in range(N)}
-    assert set(vg) == set(hg) == {(i, 0) for i in ids}
-    for ours, ref in ((vg, hg), (vs, hs)):
-        r0 = next(iter(ref.values()))
-        for r in ours.values():
-            assert set(r) == set(r0) == set(CANDIDATE_SCHEMA)
-            assert (r["sampling"], r["model_id"]) == (r0["sampling"], r0["model_id"])
-            assert 0 < r["n_tokens"] <= MAX_NEW or r["text"] == ""
-
-    # greedy vLLM == greedy HF on the same fp32 model
-    for k in hg:
-        got = {f: vg[k][f] for f in ("text", "answer", "correct", "n_tokens")}
-        assert got == {f: hg[k][f] for f in ("text", "answer", "correct", "n_tokens")}, k
-
-    # the answer stop, applied after generation: nothing after the first closed answer
-    for r in [*vg.values(), *vs.values()]:
-        assert answer_end(r["text"]) in (None, len(r["text"])), r
-    for i in BOXED:
-        g = vg[i, 0]
-        assert answer_end(g["text"]) == len(g["text"]) and g["correct"], g
-        assert g["n_tokens"] < MAX_NEW  # counted to the closing token, not to vLLM's end
-    for i in ids:  # different seeds, different samples
-        assert len({vs[i, j]["text"] for j in range(N)}) > 1, i
+    # the stores keep the HF engine's contract; vLLM applies the answer stop after generation
+    assert_keeps_hf_contract(v, h)
 
     # same seeds, same samples: cut the store to half its rows, resume, compare
     before = store_rows(v["test"])
-    keep = [line for line in v["test"].read_text().splitlines(keepends=True)
-            if json.loads(line)["sample_idx"] < N // 2]
-    v["test"].write_text("".join(keep))
-    (v["test"].parent / "DONE.json").unlink()
+    cut_to_half(v["test"])
     again = _sample(python, tmp_path / "v2", cache, problems)
     assert again == v
     assert store_rows(v["test"]) == before
