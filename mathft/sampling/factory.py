@@ -31,7 +31,7 @@ def resolve_engine(kind: str, precision: str = "auto", model_dtype: str = "float
 
     ``auto`` picks the fastest engine installed for the model: vLLM where its GPU build is
     installed with a CUDA device, else OpenVINO where it is installed (``make openvino``; about
-    1.4-2x ``prefix`` on the CPU, benchmarks/README.md), else ``prefix`` (also where only vLLM's
+    1.6-2.1x ``prefix`` on the CPU, benchmarks/README.md), else ``prefix`` (also where only vLLM's
     CPU build is installed: ``prefix`` is faster, docs/sampling.md#vllm). vLLM and OpenVINO
     load checkpoints, so they are picked only for a model given as a path, hub id or
     ``embedded:`` name. The dtype follows :func:`~mathft.sampling.engine.compute_dtype`.
@@ -51,8 +51,8 @@ def resolve_in_memory_engine(kind: str, precision: str = "auto",
     the sequential stages' candidates): vLLM and OpenVINO load checkpoints themselves, so
     ``vllm``, ``openvino`` and ``auto`` resolve to ``prefix`` there; ``hf`` and ``prefix`` stay."""
     _check_kind(kind)
-    return resolve_engine("prefix" if kind in ("auto", "vllm", "openvino") else kind, precision,
-                          model_dtype)
+    return resolve_engine("prefix" if kind == "auto" or kind in PATH_ENGINES else kind,
+                          precision, model_dtype)
 
 
 def make_engine(kind: str, model: Any, tokenizer: Any = None, precision: str = "auto",

@@ -29,6 +29,7 @@ from typing import Any
 
 import numpy as np
 
+from mathft.models.export import weights_digest
 from mathft.sampling.engine import (
     Generation,
     Request,
@@ -65,18 +66,15 @@ def openvino_available() -> bool:
 
 
 def ir_key(model_dir: Path) -> str:
-    """Content hash of a checkpoint: its weights and the files conversion reads. Two
-    checkpoints with the same key convert to the same IR; any changed weight changes it."""
-    h = hashlib.sha256()
-    files = sorted(p for p in model_dir.iterdir()
-                   if p.suffix in (".safetensors", ".bin") or p.name in _IR_FILES)
-    if not any(p.suffix in (".safetensors", ".bin") for p in files):
+    """Content hash of a checkpoint: its weights (:func:`~mathft.models.export.weights_digest`,
+    as the weights pins use) and the other files conversion reads. Two checkpoints with the same
+    key convert to the same IR; any changed weight changes it."""
+    digest = weights_digest(model_dir)
+    if digest is None:
         raise FileNotFoundError(f"{model_dir}: no weights (*.safetensors / *.bin) to convert")
-    for p in files:
-        h.update(p.name.encode() + b"\0")
-        with p.open("rb") as f:
-            for chunk in iter(lambda: f.read(1 << 22), b""):
-                h.update(chunk)
+    h = hashlib.sha256(digest.encode())
+    for p in sorted(p for p in model_dir.iterdir() if p.name in _IR_FILES):
+        h.update(p.name.encode() + b"\0" + p.read_bytes())
     return h.hexdigest()[:16]
 
 
@@ -123,6 +121,17 @@ def convert(model_dir: str | Path, cache: str | Path | None = None) -> Path:
     return out
 
 
+def eos_ids(tokenizer: Any, ir: Path) -> set[int]:
+    """Tokens that end a sample: the tokenizer's EOS and the checkpoint's
+    ``generation_config.json`` ones (OpenVINO stops on those, e.g. Gemma's end of turn)."""
+    ids = {tokenizer.eos_token_id} - {None}
+    gc = ir / "generation_config.json"
+    if gc.is_file():
+        e = json.loads(gc.read_text()).get("eos_token_id")
+        ids |= set(e if isinstance(e, list) else [e]) - {None}
+    return ids
+
+
 def generation_config(og: Any, params: SamplingParams, seed: int) -> Any:
     """``openvino_genai.GenerationConfig`` of one sample: the prompt is used as given (the
     prompt builder already applied any chat template), stop strings stop it; the closed-answer
@@ -140,6 +149,13 @@ def generation_config(og: Any, params: SamplingParams, seed: int) -> Any:
         g.top_k = 0
         g.rng_seed = int(seed) & 0x7FFFFFFF
     return g
+
+
+def _drain(handle: Any, toks: list[int]) -> None:
+    """Append the tokens ``handle`` produced since it was last read."""
+    if handle.can_read():
+        for o in handle.read().values():
+            toks.extend(o.generated_ids)
 
 
 class OpenVINOEngine(StreamingEngine):
@@ -176,6 +192,7 @@ class OpenVINOEngine(StreamingEngine):
         self._props = {"INFERENCE_NUM_THREADS": int(threads or torch.get_num_threads()),
                        "INFERENCE_PRECISION_HINT": OV_PRECISION[dtype],
                        "KV_CACHE_PRECISION": OV_PRECISION[dtype]}
+        self.eos = eos_ids(tokenizer, self.ir)
         self._pipe: Any = None
         self._closers: list[bool] | None = None
 
@@ -198,7 +215,6 @@ class OpenVINOEngine(StreamingEngine):
         as rows free up (at most ``params.batch_size`` running); the other samples of a prompt
         wait one step after its first, so that they find the prompt in the prefix cache."""
         pipe, og = self._pipeline(params.batch_size), self._og
-        eos = self.eos_ids()
         closers = self.closers() if params.stop_on_answer else None
         ids_of: dict[str, Any] = {}
         pending = list(range(len(requests)))[::-1]
@@ -224,9 +240,7 @@ class OpenVINOEngine(StreamingEngine):
             for i in list(running):
                 h, toks = running[i]
                 seen = len(toks)
-                if h.can_read():
-                    for o in h.read().values():
-                        toks.extend(o.generated_ids)
+                _drain(h, toks)
                 finished = h.get_status() != og.GenerationStatus.RUNNING
                 if not finished and closers is not None and any(
                         t < len(closers) and closers[t] for t in toks[seen:]) and truncate_at_stop(
@@ -234,21 +248,9 @@ class OpenVINOEngine(StreamingEngine):
                     h.stop()
                     finished = True
                 if finished:
-                    if h.can_read():
-                        for o in h.read().values():
-                            toks.extend(o.generated_ids)
+                    _drain(h, toks)
                     del running[i]
-                    yield i, self._generation(toks, params, eos)
-
-    def eos_ids(self) -> set[int]:
-        """Tokens that end a sample: the tokenizer's EOS and the checkpoint's
-        ``generation_config.json`` ones (OpenVINO stops on those, e.g. Gemma's end of turn)."""
-        ids = {self.tok.eos_token_id} - {None}
-        gc = Path(getattr(self, "ir", "")) / "generation_config.json"
-        if gc.is_file():
-            e = json.loads(gc.read_text()).get("eos_token_id")
-            ids |= set(e if isinstance(e, list) else [e]) - {None}
-        return ids
+                    yield i, self._generation(toks, params, self.eos)
 
     def _generation(self, toks: list[int], params: SamplingParams,
                     eos: set[int]) -> Generation:

@@ -237,7 +237,7 @@ def _fake_engine(tok, scripts: dict[int, list[int]]) -> tuple[OpenVINOEngine, _F
 
     eng = object.__new__(OpenVINOEngine)
     pipe = _FakePipe(scripts)
-    eng.tok, eng._closers, eng._pipe = tok, None, pipe
+    eng.tok, eng._closers, eng._pipe, eng.eos = tok, None, pipe, {tok.eos_token_id}
     eng._ov = SimpleNamespace(Tensor=lambda a: a)
     eng._og = SimpleNamespace(GenerationConfig=SimpleNamespace,
                               GenerationStatus=SimpleNamespace(RUNNING=_FakeHandle.RUNNING))
